@@ -1,0 +1,42 @@
+"""eventlift: which steps of a user's session drive conversion.
+
+Train a Transformer on ordered session events, explain every prediction event by event, and roll
+the scores up by event type, position, store and event at position. Start with :func:`run`.
+"""
+
+from eventlift.config import Config, load_config
+from eventlift.exceptions import (
+    ConfigError,
+    DataError,
+    EmptyInputError,
+    EventliftError,
+    LabelError,
+    MissingColumnError,
+    TimestampError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "DataError",
+    "EmptyInputError",
+    "EventliftError",
+    "LabelError",
+    "MissingColumnError",
+    "RunResult",
+    "TimestampError",
+    "__version__",
+    "load_config",
+    "run",
+]
+
+
+def __getattr__(name: str):
+    """Import the pipeline lazily: ``import eventlift`` stays quick for the CLI's ``--help``."""
+    if name in ("run", "RunResult"):
+        from eventlift import pipeline
+
+        return getattr(pipeline, name)
+    raise AttributeError(f"module 'eventlift' has no attribute {name!r}")

@@ -1,0 +1,77 @@
+"""Run an attribution method over many sessions, batched by length, and normalise the scores."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from eventlift.attribution.base import Attributor
+from eventlift.data.encode import EncodedSessions
+from eventlift.model.batching import iterate_batches, make_batch
+from eventlift.progress import NO_PROGRESS, Progress
+
+__all__ = ["AttributionResult", "attribute_sessions", "normalise_scores"]
+
+
+@dataclass
+class AttributionResult:
+    """Scores aligned with the rows of the encoded sessions.
+
+    ``raw`` and ``normalised`` are (N, max_len) float32 with zeros on padding; ``logits`` is (N,).
+    """
+
+    raw: np.ndarray
+    normalised: np.ndarray
+    logits: np.ndarray
+    method: str
+
+
+def normalise_scores(raw: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """``|raw_i| / Σ_j |raw_j|`` per session; a session whose scores are all zero gets equal shares.
+
+    Shapes: raw (N, L), lengths (N,) -> (N, L), each row summing to 1 over its real events.
+    """
+    keep = np.arange(raw.shape[1])[None, :] < lengths[:, None]  # (N, L)
+    magnitude = np.abs(raw) * keep
+    total = magnitude.sum(axis=1, keepdims=True)  # (N, 1)
+    uniform = keep / np.maximum(lengths[:, None], 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        shares = np.where(total > 0, magnitude / total, uniform)
+    return shares.astype(np.float32)
+
+
+def attribute_sessions(
+    attributor: Attributor,
+    data: EncodedSessions,
+    rows: np.ndarray | None = None,
+    *,
+    batch_size: int = 512,
+    device: torch.device | None = None,
+    progress: Progress = NO_PROGRESS,
+) -> AttributionResult:
+    """Score every event of ``rows`` (default: all sessions) with ``attributor``, in eval mode."""
+    model = attributor.model
+    device = device or next(model.parameters()).device
+    rows = np.arange(len(data)) if rows is None else np.asarray(rows)
+    raw = np.zeros((len(data), data.inputs["event"].shape[1]), dtype=np.float32)
+    logits = np.full(len(data), np.nan, dtype=np.float32)
+    was_training = model.training
+    model.eval()
+    n_batches = math.ceil(len(rows) / batch_size)
+    with progress.task(f"attribution ({attributor.name})", n_batches) as advance:
+        for batch_rows in iterate_batches(data.lengths, rows, batch_size):
+            batch = make_batch(data, batch_rows, device)
+            scores, batch_logits = attributor.attribute(batch)
+            raw[batch_rows, : scores.shape[1]] = scores.float().cpu().numpy()
+            logits[batch_rows] = batch_logits.float().cpu().numpy()
+            advance(1)
+    model.train(was_training)
+    return AttributionResult(
+        raw=raw,
+        normalised=normalise_scores(raw, data.lengths),
+        logits=logits,
+        method=attributor.name,
+    )

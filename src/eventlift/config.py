@@ -1,0 +1,310 @@
+"""Typed run configuration, read from one TOML file and validated at the boundary.
+
+Each TOML section maps to one frozen dataclass. Unknown sections or keys and values of the wrong
+type raise :class:`~eventlift.exceptions.ConfigError` naming the key, the allowed keys or type, and
+what was received, so that a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from eventlift.exceptions import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = [
+    "MODES",
+    "AttributionConfig",
+    "ColumnsConfig",
+    "Config",
+    "InputConfig",
+    "ModelConfig",
+    "OutputConfig",
+    "SessionsConfig",
+    "TrainConfig",
+    "load_config",
+]
+
+MODES = ("no_funnel", "with_funnel")
+
+
+@dataclass(frozen=True)
+class InputConfig:
+    """Where the events come from (a file, or a SQL query against a DuckDB file)."""
+
+    path: str | None = None  # CSV, Parquet or JSON lines; format from the suffix unless `format`
+    format: Literal["auto", "csv", "parquet", "jsonl"] = "auto"
+    query: str | None = None  # SQL run against `database` instead of reading `path`
+    database: str | None = None  # DuckDB file for `query`
+    timestamp_unit: Literal["auto", "s", "ms"] = "auto"  # for epoch numbers
+    nested_events: str | None = None  # JSON lines with one object per session: the list field
+    stores: str | None = None  # optional store dimension table (CSV/Parquet), joined on store_id
+
+
+@dataclass(frozen=True)
+class ColumnsConfig:
+    """Maps the roles of the data contract onto the user's column names."""
+
+    session_id: str | None = "session_id"
+    user_id: str | None = None
+    timestamp: str = "timestamp"
+    event: str = "event"
+    event_category: str | None = None
+    event_detail: str | None = None
+    store_id: str | None = None
+    store_name: str | None = None
+
+
+@dataclass(frozen=True)
+class SessionsConfig:
+    """How events become labelled sequences (DESIGN §3)."""
+
+    conversion_events: list[str] = field(default_factory=list)
+    funnel_categories: list[str] = field(default_factory=lambda: ["funnel"])
+    funnel_events: list[str] = field(default_factory=list)
+    inactivity_gap_minutes: float = 30.0
+    derive_sessions: bool = False  # split by inactivity even when a session_id is mapped
+    max_len: int = 50
+    truncate: Literal["head", "tail"] = "head"
+    use_event_detail: bool = False  # token becomes "event - detail"
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Size of the Transformer encoder (DESIGN §4)."""
+
+    d_model: int = 64
+    n_heads: int = 4
+    n_layers: int = 2
+    d_ff: int = 128
+    dropout: float = 0.1
+    gap_buckets: int = 16  # log2-bucketed seconds since the previous event
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation, splitting and vocabulary settings; `seed` drives every random choice."""
+
+    seed: int = 42
+    epochs: int = 20
+    patience: int = 3
+    batch_size: int = 256
+    learning_rate: float = 2e-3
+    weight_decay: float = 0.01
+    pos_weight: float | None = None  # weight of converted sessions in the loss
+    split: Literal["random", "time"] = "random"
+    split_fractions: list[float] = field(default_factory=lambda: [0.7, 0.15, 0.15])
+    min_count: int = 5  # rarer events, categories and stores share the <unk> id
+    threads: int | None = None  # torch intra-op threads; None keeps torch's default
+    device: str = "auto"  # "auto" (CUDA when present, else CPU), "cpu", "cuda", "cuda:1", ...
+
+
+@dataclass(frozen=True)
+class AttributionConfig:
+    """Per-event explanation and its roll-up (DESIGN §5-§6)."""
+
+    method: str = "grad_x_input"
+    split: Literal["test", "all"] = "test"
+    position_buckets: list[int] = field(default_factory=lambda: [1, 6, 11, 21, 51])
+    min_support: int = 20
+    bootstrap: int = 200
+    batch_size: int = 512
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    """Where results go."""
+
+    dir: str = "eventlift_output"
+    database: str | None = "eventlift.duckdb"  # file under `dir`, or a path; "" or None: no DB
+    modes: list[str] = field(default_factory=lambda: ["no_funnel"])
+    write_plots: bool = True
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole run configuration; build it with :func:`load_config` or :meth:`from_dict`."""
+
+    input: InputConfig = field(default_factory=InputConfig)
+    columns: ColumnsConfig = field(default_factory=ColumnsConfig)
+    sessions: SessionsConfig = field(default_factory=SessionsConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    attribution: AttributionConfig = field(default_factory=AttributionConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "config") -> Config:
+        """Validate a nested mapping (as read from TOML) into a :class:`Config`."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"{source}: expected a table of sections, got {type(data).__name__}")
+        sections = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - set(sections))
+        if unknown:
+            raise ConfigError(
+                f"{source}: unknown section [{unknown[0]}]; allowed sections are "
+                f"{', '.join('[' + s + ']' for s in sections)}."
+            )
+        built = {}
+        for name, value in data.items():
+            section_type = typing.get_type_hints(cls)[name]
+            built[name] = _build_section(section_type, value, f"{source} [{name}]")
+        config = cls(**built)
+        config.check()
+        return config
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved configuration as plain data (for the run summary and checkpoints)."""
+        return dataclasses.asdict(self)
+
+    def replace(self, **sections: dict[str, Any]) -> Config:
+        """A copy with some keys of some sections replaced, validated like a file."""
+        merged = self.to_dict()
+        for section, values in sections.items():
+            if section not in merged:
+                raise ConfigError(f"unknown section [{section}]")
+            merged[section] = {**merged[section], **values}
+        return Config.from_dict(merged)
+
+    def check(self) -> None:
+        """Cross-field rules that single key types cannot express."""
+        fractions = self.train.split_fractions
+        if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
+            raise ConfigError(
+                f"[train] split_fractions must be three non-negative numbers summing to 1 "
+                f"(train, validation, test), got {fractions}."
+            )
+        if min(fractions[1], fractions[2]) <= 0:
+            raise ConfigError("[train] split_fractions: validation and test fractions must be > 0.")
+        for mode in self.output.modes:
+            if mode not in MODES:
+                raise ConfigError(f"[output] modes: unknown mode {mode!r}; allowed: {list(MODES)}.")
+        edges = self.attribution.position_buckets
+        if not edges or edges[0] != 1 or any(b <= a for a, b in zip(edges, edges[1:])):
+            raise ConfigError(
+                f"[attribution] position_buckets must be increasing bucket starts beginning at 1, "
+                f"e.g. [1, 6, 11, 21, 51]; got {edges}."
+            )
+        if self.model.d_model % self.model.n_heads:
+            raise ConfigError(
+                f"[model] d_model ({self.model.d_model}) must be divisible by n_heads "
+                f"({self.model.n_heads})."
+            )
+        positive = {
+            "[sessions] max_len": self.sessions.max_len,
+            "[model] d_model": self.model.d_model,
+            "[model] n_layers": self.model.n_layers,
+            "[train] epochs": self.train.epochs,
+            "[train] batch_size": self.train.batch_size,
+            "[attribution] batch_size": self.attribution.batch_size,
+        }
+        for key, value in positive.items():
+            if value <= 0:
+                raise ConfigError(f"{key} must be positive, got {value}.")
+        if not 0 <= self.model.dropout < 1:
+            raise ConfigError(f"[model] dropout must be in [0, 1), got {self.model.dropout}.")
+        if self.input.path and self.input.query:
+            raise ConfigError("[input] give either `path` or `query`, not both.")
+        if self.input.query and not self.input.database:
+            raise ConfigError("[input] `query` needs `database` (a DuckDB file to run it against).")
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a TOML config file; relative paths in it resolve against its folder."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {str(path)!r} does not exist.")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc}).") from None
+    config = Config.from_dict(data, source=str(path))
+    return _resolve_paths(config, path.parent)
+
+
+def _resolve_paths(config: Config, base: Path) -> Config:
+    def resolve(value: str | None) -> str | None:
+        if not value or Path(value).is_absolute() or "://" in value:
+            return value
+        return str(base / value)
+
+    return dataclasses.replace(
+        config,
+        input=dataclasses.replace(
+            config.input,
+            path=resolve(config.input.path),
+            database=resolve(config.input.database),
+            stores=resolve(config.input.stores),
+        ),
+        output=dataclasses.replace(config.output, dir=resolve(config.output.dir)),
+    )
+
+
+def _build_section(section_type: type, values: Any, where: str) -> Any:
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where}: expected a table of keys, got {values!r}.")
+    hints = typing.get_type_hints(section_type)
+    allowed = [f.name for f in dataclasses.fields(section_type)]
+    kwargs = {}
+    for key, value in values.items():
+        if key not in hints:
+            raise ConfigError(
+                f"{where}: unknown key {key!r}; allowed keys are {', '.join(allowed)}."
+            )
+        kwargs[key] = _check_value(hints[key], value, f"{where} {key}")
+    return section_type(**kwargs)
+
+
+def _check_value(expected: Any, value: Any, where: str) -> Any:
+    """Return `value` (ints widened to float where a float is expected) or raise ConfigError."""
+    origin = typing.get_origin(expected)
+    if origin in (typing.Union, types.UnionType):
+        for option in typing.get_args(expected):
+            try:
+                return _check_value(option, value, where)
+            except ConfigError:
+                continue
+        raise ConfigError(f"{where}: expected {_describe(expected)}, got {value!r}.")
+    if origin is Literal:
+        if value not in typing.get_args(expected):
+            choices = ", ".join(repr(c) for c in typing.get_args(expected))
+            raise ConfigError(f"{where}: expected one of {choices}, got {value!r}.")
+        return value
+    if origin is list:
+        (item_type,) = typing.get_args(expected)
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected {_describe(expected)}, got {value!r}.")
+        return [_check_value(item_type, item, where) for item in value]
+    if expected is type(None):
+        if value is not None:
+            raise ConfigError(f"{where}: expected nothing, got {value!r}.")
+        return value
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if expected is int and isinstance(value, bool):
+        raise ConfigError(f"{where}: expected an integer, got {value!r}.")
+    if not isinstance(value, expected):
+        raise ConfigError(f"{where}: expected {_describe(expected)}, got {value!r}.")
+    return value
+
+
+def _describe(expected: Any) -> str:
+    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+    origin = typing.get_origin(expected)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(a) for a in typing.get_args(expected) if a is not type(None))
+    if origin is list:
+        return f"a list of {_describe(typing.get_args(expected)[0]).removeprefix('a ')}s"
+    if origin is Literal:
+        return "one of " + ", ".join(repr(c) for c in typing.get_args(expected))
+    return names.get(expected, getattr(expected, "__name__", str(expected)))

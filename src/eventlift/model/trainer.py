@@ -1,0 +1,148 @@
+"""Training with early stopping on validation ROC AUC, and prediction (DESIGN §4).
+
+The trainer only talks to the model through ``model(batch)``; it keeps a copy of the best epoch's
+weights and restores them at the end, so the returned model is the one the metrics describe.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from eventlift.config import TrainConfig
+from eventlift.data.encode import EncodedSessions
+from eventlift.model.batching import iterate_batches, make_batch
+from eventlift.progress import NO_PROGRESS, Progress
+
+__all__ = ["TrainResult", "classification_metrics", "predict_logits", "seed_everything", "train"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainResult:
+    """What training did: the best epoch (1-based), its validation AUC, and per-epoch history."""
+
+    best_epoch: int
+    best_val_auc: float
+    history: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+    sessions_per_second: float = 0.0
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch's generators (NumPy generators are created from the seed where used)."""
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+
+
+def classification_metrics(labels: np.ndarray, logits: np.ndarray) -> dict[str, float]:
+    """ROC AUC, PR AUC (average precision) and log loss; NaN where one class is missing."""
+    from sklearn.metrics import average_precision_score, log_loss, roc_auc_score
+
+    labels = np.asarray(labels, dtype=np.float64)
+    probabilities = 1.0 / (1.0 + np.exp(-np.asarray(logits, dtype=np.float64)))
+    if len(labels) == 0 or labels.min() == labels.max():
+        return {"auc": math.nan, "pr_auc": math.nan, "log_loss": math.nan}
+    return {
+        "auc": float(roc_auc_score(labels, probabilities)),
+        "pr_auc": float(average_precision_score(labels, probabilities)),
+        "log_loss": float(log_loss(labels, np.clip(probabilities, 1e-7, 1 - 1e-7))),
+    }
+
+
+@torch.inference_mode()
+def predict_logits(
+    model: nn.Module,
+    data: EncodedSessions,
+    rows: np.ndarray,
+    *,
+    batch_size: int = 1024,
+    device: torch.device | None = None,
+) -> np.ndarray:
+    """Conversion logits for ``rows`` (same order), computed in eval mode."""
+    device = device or next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    out = np.empty(len(rows), dtype=np.float32)
+    order = np.argsort(data.lengths[rows], kind="stable")
+    for start in range(0, len(rows), batch_size):
+        chunk = order[start : start + batch_size]
+        batch = make_batch(data, rows[chunk], device)
+        out[chunk] = model(batch).float().cpu().numpy()
+    model.train(was_training)
+    return out
+
+
+def train(
+    model: nn.Module,
+    data: EncodedSessions,
+    config: TrainConfig,
+    *,
+    device: torch.device | None = None,
+    progress: Progress = NO_PROGRESS,
+) -> TrainResult:
+    """Fit ``model`` on the training split; stop when validation AUC stops improving.
+
+    Returns the :class:`TrainResult`; the model holds the best epoch's weights afterwards.
+    """
+    device = device or next(model.parameters()).device
+    rng = np.random.default_rng(config.seed)
+    train_rows, val_rows = data.indices("train"), data.indices("validation")
+    pos_weight = None
+    if config.pos_weight is not None:
+        pos_weight = torch.tensor(config.pos_weight, device=device)
+    loss_fn = nn.BCEWithLogitsLoss(pos_weight=pos_weight)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    )
+    result = TrainResult(best_epoch=0, best_val_auc=-math.inf)
+    best_state = copy.deepcopy(model.state_dict())
+    started = time.perf_counter()
+    n_batches = math.ceil(len(train_rows) / config.batch_size)
+    for epoch in range(1, config.epochs + 1):
+        epoch_start = time.perf_counter()
+        model.train()
+        total_loss = 0.0
+        with progress.task(f"epoch {epoch}/{config.epochs}", n_batches) as advance:
+            for rows in iterate_batches(data.lengths, train_rows, config.batch_size, rng=rng):
+                batch = make_batch(data, rows, device)
+                loss = loss_fn(model(batch), batch["label"])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                total_loss += float(loss.detach()) * len(rows)
+                advance(1)
+        val_auc = classification_metrics(
+            data.labels[val_rows], predict_logits(model, data, val_rows, device=device)
+        )["auc"]
+        seconds = time.perf_counter() - epoch_start
+        result.history.append(
+            {
+                "epoch": epoch,
+                "train_loss": total_loss / max(len(train_rows), 1),
+                "val_auc": val_auc,
+                "seconds": seconds,
+            }
+        )
+        progress.note(f"epoch {epoch}: validation AUC {val_auc:.4f} ({seconds:.1f}s)")
+        log.info("epoch %d: validation AUC %.4f (%.1fs)", epoch, val_auc, seconds)
+        if val_auc > result.best_val_auc or result.best_epoch == 0:
+            result.best_epoch, result.best_val_auc = epoch, val_auc
+            best_state = copy.deepcopy(model.state_dict())
+        elif epoch - result.best_epoch >= config.patience:
+            break
+    model.load_state_dict(best_state)
+    model.eval()
+    result.seconds = time.perf_counter() - started
+    epochs_run = len(result.history)
+    result.sessions_per_second = epochs_run * len(train_rows) / max(result.seconds, 1e-9)
+    return result

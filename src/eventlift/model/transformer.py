@@ -1,0 +1,139 @@
+"""The sequence classifier: a small pre-norm Transformer encoder with a ``[CLS]`` head (DESIGN §4).
+
+Each event's input vector is the sum of learned embeddings of its token, category, store,
+position and bucketed time gap. The model is split in two on purpose: :meth:`embed` builds those
+summed vectors and :meth:`logits_from_embeddings` runs the encoder on them, so attribution
+methods can differentiate the conversion logit with respect to exactly the vectors they score.
+Attention uses ``scaled_dot_product_attention`` (a fused kernel where the device has one).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from eventlift.config import ModelConfig
+
+__all__ = ["EventTransformer"]
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention; can also return the attention weights for inspection."""
+
+    def __init__(self, d_model: int, n_heads: int) -> None:
+        super().__init__()
+        self.n_heads = n_heads
+        self.qkv = nn.Linear(d_model, 3 * d_model)
+        self.out = nn.Linear(d_model, d_model)
+
+    def forward(self, x: Tensor, keep: Tensor, need_weights: bool = False):
+        batch, length, width = x.shape  # (B, T, D)
+        q, k, v = self.qkv(x).split(width, dim=-1)
+        shape = (batch, length, self.n_heads, width // self.n_heads)
+        q, k, v = (t.view(shape).transpose(1, 2) for t in (q, k, v))  # (B, H, T, D/H)
+        mask = keep[:, None, None, :]  # (B, 1, 1, T): True where a key may be attended
+        weights = None
+        if need_weights:
+            scores = q @ k.transpose(-2, -1) / (q.shape[-1] ** 0.5)  # (B, H, T, T)
+            weights = scores.masked_fill(~mask, float("-inf")).softmax(dim=-1)
+            mixed = weights @ v
+        else:
+            mixed = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        mixed = mixed.transpose(1, 2).reshape(batch, length, width)  # (B, T, D)
+        return self.out(mixed), weights
+
+
+class EncoderBlock(nn.Module):
+    """Pre-norm block: x + attention(norm(x)), then x + feed-forward(norm(x))."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.norm_attention = nn.LayerNorm(config.d_model)
+        self.attention = SelfAttention(config.d_model, config.n_heads)
+        self.norm_feed_forward = nn.LayerNorm(config.d_model)
+        self.feed_forward = nn.Sequential(
+            nn.Linear(config.d_model, config.d_ff),
+            nn.GELU(),
+            nn.Linear(config.d_ff, config.d_model),
+        )
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: Tensor, keep: Tensor, need_weights: bool = False):
+        attended, weights = self.attention(self.norm_attention(x), keep, need_weights)
+        x = x + self.dropout(attended)
+        x = x + self.dropout(self.feed_forward(self.norm_feed_forward(x)))
+        return x, weights
+
+
+class EventTransformer(nn.Module):
+    """Conversion classifier over event sequences.
+
+    Parameters
+    ----------
+    config : model sizes and dropout.
+    vocab_sizes : number of ids per categorical input: ``event``, ``category``, ``store``.
+    max_len : longest sequence (positions 1..max_len get an embedding each).
+    """
+
+    def __init__(self, config: ModelConfig, vocab_sizes: dict[str, int], max_len: int) -> None:
+        super().__init__()
+        self.config = config
+        self.max_len = max_len
+        width = config.d_model
+        self.event_embedding = nn.Embedding(vocab_sizes["event"], width, padding_idx=0)
+        self.category_embedding = nn.Embedding(vocab_sizes["category"], width, padding_idx=0)
+        self.store_embedding = nn.Embedding(vocab_sizes["store"], width, padding_idx=0)
+        self.position_embedding = nn.Embedding(max_len, width)
+        self.gap_embedding = nn.Embedding(config.gap_buckets, width)
+        self.cls = nn.Parameter(torch.zeros(1, 1, width))
+        self.input_dropout = nn.Dropout(config.dropout)
+        self.blocks = nn.ModuleList(EncoderBlock(config) for _ in range(config.n_layers))
+        self.final_norm = nn.LayerNorm(width)
+        self.head = nn.Linear(width, 1)
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        for module in self.modules():
+            if isinstance(module, nn.Embedding):
+                nn.init.normal_(module.weight, std=0.02)
+                if module.padding_idx is not None:
+                    nn.init.zeros_(module.weight[module.padding_idx])
+        nn.init.normal_(self.cls, std=0.02)
+
+    def embed(self, batch: dict[str, Tensor]) -> Tensor:
+        """Summed input vector of every event: (B, T) ids -> (B, T, D)."""
+        length = batch["event"].shape[1]
+        positions = torch.arange(length, device=batch["event"].device)
+        return (
+            self.event_embedding(batch["event"])
+            + self.category_embedding(batch["category"])
+            + self.store_embedding(batch["store"])
+            + self.gap_embedding(batch["gap"])
+            + self.position_embedding(positions)[None]
+        )
+
+    def logits_from_embeddings(
+        self, x: Tensor, keep: Tensor, need_weights: bool = False
+    ) -> tuple[Tensor, list[Tensor]]:
+        """Encode summed event vectors (B, T, D) with mask ``keep`` (B, T) -> logits (B,).
+
+        Also returns each layer's attention weights (B, H, T+1, T+1) when ``need_weights``;
+        index 0 along the last two axes is ``[CLS]``.
+        """
+        batch = x.shape[0]
+        hidden = torch.cat([self.cls.expand(batch, -1, -1), x], dim=1)  # (B, T+1, D)
+        keep = torch.cat([keep.new_ones(batch, 1), keep], dim=1)  # (B, T+1)
+        hidden = self.input_dropout(hidden)
+        attention = []
+        for block in self.blocks:
+            hidden, weights = block(hidden, keep, need_weights)
+            if need_weights:
+                attention.append(weights)
+        logits = self.head(self.final_norm(hidden[:, 0])).squeeze(-1)  # (B,)
+        return logits, attention
+
+    def forward(self, batch: dict[str, Tensor]) -> Tensor:
+        """Conversion logit of each session in ``batch`` -> (B,)."""
+        logits, _ = self.logits_from_embeddings(self.embed(batch), batch["keep"])
+        return logits

@@ -1,0 +1,140 @@
+"""The files and database tables of one mode (DESIGN §8), and its run summary.
+
+Layout under ``[output] dir``::
+
+    outputs/best_transformer_<mode>.safetensors + .json
+    outputs/gradient_attribution_<mode>.csv + .parquet      one row per event
+    outputs/{event_type,position,store,event_position}_attribution_<mode>.csv
+    outputs/event_position_matrix_<mode>.csv
+    outputs/run_summary_<mode>.json
+    plots/attention_attribution_analysis_<mode>.png
+    eventlift.duckdb                                          the same tables
+
+Every file is written under a temporary name and moved into place when complete.
+"""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from eventlift.config import Config
+from eventlift.model.checkpoint import save_checkpoint
+from eventlift.model.trainer import TrainResult
+from eventlift.report.plots import plot_attribution_panels
+from eventlift.sinks.atomic import write_csv, write_json, write_parquet
+from eventlift.sinks.database import write_duckdb_tables
+
+if TYPE_CHECKING:
+    from eventlift.pipeline import RunResult
+
+__all__ = ["TABLE_FILES", "build_summary", "output_dir", "write_outputs", "write_summary"]
+
+# table key -> (CSV file stem, database table stem)
+TABLE_FILES = {
+    "event_level": ("gradient_attribution", "event_attribution"),
+    "event_type": ("event_type_attribution", "event_type_attribution"),
+    "position": ("position_attribution", "position_attribution"),
+    "store": ("store_attribution", "store_attribution"),
+    "event_position": ("event_position_attribution", "event_position_attribution"),
+    "event_position_matrix": ("event_position_matrix", "event_position_matrix"),
+}
+
+
+def output_dir(config: Config) -> Path:
+    """The run's output folder."""
+    return Path(config.output.dir)
+
+
+def database_path(config: Config) -> Path | None:
+    """The DuckDB file (relative names live under the output folder), or None when disabled."""
+    if not config.output.database:
+        return None
+    path = Path(config.output.database)
+    return path if path.is_absolute() else output_dir(config) / path
+
+
+def write_outputs(result: RunResult, config: Config) -> dict[str, Path]:
+    """Write the model, the tables (CSV, Parquet, DuckDB) and the plot of one mode."""
+    mode, root = result.mode, output_dir(config)
+    files: dict[str, Path] = {}
+    weights, meta = save_checkpoint(
+        root / "outputs" / f"best_transformer_{mode}",
+        result.model,
+        result.encoded.vocabularies,
+        metadata={
+            "mode": mode,
+            "sessions": asdict(config.sessions),
+            "metrics": result.metrics,
+        },
+    )
+    files.update(model_weights=weights, model_config=meta)
+    for key, (stem, _) in TABLE_FILES.items():
+        files[key] = write_csv(result.tables[key], root / "outputs" / f"{stem}_{mode}.csv")
+    files["event_level_parquet"] = write_parquet(
+        result.tables["event_level"], root / "outputs" / f"gradient_attribution_{mode}.parquet"
+    )
+    if config.output.write_plots:
+        files["plot"] = plot_attribution_panels(
+            result.tables, root / "plots" / f"attention_attribution_analysis_{mode}.png", mode=mode
+        )
+    database = database_path(config)
+    if database is not None:
+        files["database"] = write_duckdb_tables(
+            database,
+            {f"{table}_{mode}": result.tables[key] for key, (_, table) in TABLE_FILES.items()},
+        )
+    return files
+
+
+def write_summary(result: RunResult, config: Config) -> Path:
+    """Write ``run_summary_<mode>.json`` (last, so its timings include the writing)."""
+    summary = {**result.summary, "files": {k: str(v) for k, v in result.files.items()}}
+    path = output_dir(config) / "outputs" / f"run_summary_{result.mode}.json"
+    return write_json(summary, path)
+
+
+def build_summary(
+    result: RunResult, config: Config, training: TrainResult, timings: dict[str, float]
+) -> dict[str, Any]:
+    """The run summary (DESIGN §8): counts, metrics, baselines, leakage, timings, versions."""
+    import eventlift
+
+    counts = dict(result.sessions.counts)
+    split_counts = result.session_table.groupby("split")["converted"].agg(["size", "sum"])
+    counts["sessions_by_split"] = {
+        split: {"sessions": int(row["size"]), "converted": int(row["sum"])}
+        for split, row in split_counts.iterrows()
+    }
+    return {
+        "mode": result.mode,
+        "config": config.to_dict(),
+        "counts": counts,
+        "metrics": result.metrics,
+        "baselines": result.baselines,
+        "leakage": result.leakage,
+        "training": {
+            "history": training.history,
+            "seconds": round(training.seconds, 3),
+            "sessions_per_second": round(training.sessions_per_second, 1),
+        },
+        "attribution": {"method": config.attribution.method, "split": config.attribution.split},
+        "timings_s": dict(timings),
+        "versions": _versions(eventlift.__version__),
+    }
+
+
+def _versions(eventlift_version: str) -> dict[str, str]:
+    import numpy
+    import pandas
+    import torch
+
+    return {
+        "eventlift": eventlift_version,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "pandas": pandas.__version__,
+    }

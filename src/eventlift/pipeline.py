@@ -1,0 +1,258 @@
+"""One run, end to end: events → sessions → tensors → model → attributions → tables → outputs.
+
+:func:`run` is the library's main entry point; each stage is an importable function of its own
+module, and this file only wires them together, times them and collects the run summary.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from eventlift.analysis.baselines import fit_baselines
+from eventlift.analysis.leakage import detect_leaks
+from eventlift.analysis.tables import attribution_tables
+from eventlift.attribution import AttributionResult, attribute_sessions, get_attributor
+from eventlift.config import MODES, Config, load_config
+from eventlift.data.encode import EncodedSessions, build_vocabularies, encode_sessions
+from eventlift.data.readers import read_events, read_stores
+from eventlift.data.schema import EVENT_LEVEL_COLUMNS, SESSION_LENGTH, SPLITS
+from eventlift.data.sessions import SessionData, build_sessions
+from eventlift.data.split import assign_splits
+from eventlift.exceptions import ConfigError
+from eventlift.model.batching import select_device
+from eventlift.model.trainer import classification_metrics, predict_logits, seed_everything, train
+from eventlift.model.transformer import EventTransformer
+from eventlift.progress import NO_PROGRESS, Progress
+
+__all__ = ["RunResult", "event_level_frame", "prepare_sessions", "resolve_config", "run"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunResult:
+    """Everything one mode of a run produced.
+
+    ``tables`` holds ``event_level`` (one row per attributed event) and the roll-ups
+    ``event_type``, ``position``, ``store``, ``event_position``, ``event_position_matrix``.
+    """
+
+    mode: str
+    tables: dict[str, pd.DataFrame]
+    metrics: dict[str, float]
+    baselines: dict[str, dict[str, float]]
+    leakage: list[dict]
+    summary: dict[str, Any]
+    model: EventTransformer
+    sessions: SessionData
+    session_table: pd.DataFrame  # one row per session with its label and split
+    encoded: EncodedSessions
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+class _Timer:
+    """Collects wall-clock seconds per named stage for the run summary."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - started, 3)
+
+
+def resolve_config(config: Config | dict | str | Path | None) -> Config:
+    """Accept a :class:`Config`, a nested dict, or a path to a TOML file."""
+    if config is None:
+        return Config()
+    if isinstance(config, Config):
+        return config
+    if isinstance(config, dict):
+        return Config.from_dict(config)
+    return load_config(config)
+
+
+def prepare_sessions(
+    events: pd.DataFrame, config: Config, mode: str, *, source: str = "input"
+) -> tuple[SessionData, pd.Series, EncodedSessions]:
+    """Sessions, their split and their encoding for one mode (DESIGN §3)."""
+    data = build_sessions(events, config.sessions, config.columns, mode=mode, source=source)
+    split = assign_splits(
+        data.sessions,
+        fractions=config.train.split_fractions,
+        seed=config.train.seed,
+        method=config.train.split,
+        by_user=bool(config.columns.user_id),
+    )
+    for name in SPLITS:
+        labels = data.sessions.loc[split.to_numpy() == name, "converted"]
+        if labels.nunique() < 2:
+            raise ConfigError(
+                f"{source}: the {name} split holds {len(labels)} sessions and not both converted "
+                f"and non-converted ones, so the model cannot be trained or evaluated. Fix: use "
+                f"more sessions, or change [train] split_fractions / split."
+            )
+    vocabularies = build_vocabularies(data, split, config.train.min_count)
+    encoded = encode_sessions(
+        data,
+        split,
+        vocabularies,
+        max_len=config.sessions.max_len,
+        gap_buckets=config.model.gap_buckets,
+    )
+    return data, split, encoded
+
+
+def event_level_frame(
+    data: SessionData, split: pd.Series, attribution: AttributionResult
+) -> pd.DataFrame:
+    """One row per event with its scores, the session's label, prediction and split (DESIGN §8)."""
+    events, sessions = data.events, data.sessions
+    lengths = sessions["n_events"].to_numpy()
+    row = np.repeat(np.arange(len(sessions)), lengths)  # session index of each event
+    col = events["position"].to_numpy() - 1
+    probability = 1.0 / (1.0 + np.exp(-attribution.logits.astype(np.float64)))
+    frame = events[["session_id", "position", "event", "event_category", "store_id"]].copy()
+    frame["store_name"] = events["store_name"]
+    frame["timestamp"] = events["timestamp"]
+    frame["attribution_raw"] = attribution.raw[row, col].astype(np.float64)
+    frame["attribution"] = attribution.normalised[row, col].astype(np.float64)
+    frame["converted"] = sessions["converted"].to_numpy()[row]
+    frame["predicted_probability"] = probability[row]
+    frame["split"] = split.to_numpy()[row]
+    frame[SESSION_LENGTH] = lengths[row]
+    return frame[[*EVENT_LEVEL_COLUMNS, SESSION_LENGTH]]
+
+
+def run(
+    events: pd.DataFrame | Any | None = None,
+    config: Config | dict | str | Path | None = None,
+    *,
+    mode: str | None = None,
+    write: bool = True,
+    progress: Progress = NO_PROGRESS,
+) -> RunResult:
+    """Train, explain and roll up one mode; write the outputs unless ``write=False``.
+
+    Parameters
+    ----------
+    events : a canonical-mappable DataFrame, Arrow table or file path; ``None`` reads
+        ``[input]`` from the config.
+    config : :class:`Config`, dict or TOML path.
+    mode : ``"no_funnel"`` or ``"with_funnel"``; default the first of ``[output] modes``.
+    """
+    config = resolve_config(config)
+    mode = mode or config.output.modes[0]
+    if mode not in MODES:
+        raise ConfigError(f"unknown mode {mode!r}; allowed: {', '.join(MODES)}.")
+    timer = _Timer()
+    with timer.stage("read"):
+        frame = read_events(events, config)
+        stores = read_stores(config.input.stores) if config.input.stores else None
+    return run_prepared(frame, config, mode, stores=stores, timer=timer, write=write,
+                        progress=progress)
+
+
+def run_prepared(
+    frame: pd.DataFrame,
+    config: Config,
+    mode: str,
+    *,
+    stores: pd.DataFrame | None = None,
+    timer: _Timer | None = None,
+    write: bool = True,
+    progress: Progress = NO_PROGRESS,
+) -> RunResult:
+    """:func:`run` on an already-read canonical event frame (lets several modes share one read)."""
+    from eventlift.outputs import build_summary, write_outputs, write_summary
+
+    timer = timer or _Timer()
+    if config.train.threads:
+        torch.set_num_threads(config.train.threads)
+    source = config.input.path or "input"
+    with timer.stage("sessions"):
+        data, split, encoded = prepare_sessions(frame, config, mode, source=source)
+    device = select_device(config.train.device)
+    seed_everything(config.train.seed)
+    vocab_sizes = {name: len(vocab) for name, vocab in encoded.vocabularies.items()}
+    model = EventTransformer(config.model, vocab_sizes, config.sessions.max_len).to(device)
+    with timer.stage("train"):
+        training = train(model, encoded, config.train, device=device, progress=progress)
+    with timer.stage("evaluate"):
+        test_rows = encoded.indices("test")
+        test = classification_metrics(
+            encoded.labels[test_rows], predict_logits(model, encoded, test_rows, device=device)
+        )
+        metrics = {
+            "test_auc": test["auc"],
+            "test_pr_auc": test["pr_auc"],
+            "test_log_loss": test["log_loss"],
+            "val_auc": training.best_val_auc,
+            "best_epoch": training.best_epoch,
+        }
+    with timer.stage("baselines"):
+        labelled = data.sessions.assign(split=split.to_numpy())
+        baselines = fit_baselines(data.events, labelled, seed=config.train.seed)
+    with timer.stage("leakage"):
+        train_ids = labelled.loc[labelled["split"] == "train", "session_id"]
+        leakage = [
+            finding.to_dict()
+            for finding in detect_leaks(
+                data.events[data.events["session_id"].isin(train_ids)],
+                labelled[labelled["split"] == "train"],
+            )
+        ]
+    with timer.stage("attribution"):
+        attributor = get_attributor(config.attribution.method, model)
+        scores = attribute_sessions(
+            attributor,
+            encoded,
+            batch_size=config.attribution.batch_size,
+            device=device,
+            progress=progress,
+        )
+        event_level = event_level_frame(data, split, scores)
+    with timer.stage("tables"):
+        chosen = event_level
+        if config.attribution.split != "all":
+            chosen = event_level[event_level["split"] == config.attribution.split]
+        tables = attribution_tables(
+            chosen,
+            position_buckets=config.attribution.position_buckets,
+            min_support=config.attribution.min_support,
+            bootstrap=config.attribution.bootstrap,
+            seed=config.train.seed,
+            stores=stores,
+        )
+        tables = {"event_level": event_level, **tables}
+    result = RunResult(
+        mode=mode,
+        tables=tables,
+        metrics=metrics,
+        baselines=baselines,
+        leakage=leakage,
+        summary={},
+        model=model,
+        sessions=data,
+        session_table=labelled,
+        encoded=encoded,
+    )
+    result.summary = build_summary(result, config, training, timer.seconds)
+    if write:
+        with timer.stage("write"):
+            result.files = write_outputs(result, config)
+        result.summary["timings_s"] = dict(timer.seconds)
+        result.files["run_summary"] = write_summary(result, config)
+    return result

@@ -1,0 +1,61 @@
+"""Shared fixtures: tiny hand-made logs with known answers, and the small-model config."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from eventlift.config import Config
+
+# Two pytest-xdist workers share two cores: one thread each avoids oversubscription.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    torch.set_num_threads(1)
+
+
+def make_events(rows: list[tuple], start: str = "2024-01-01") -> pd.DataFrame:
+    """A canonical event frame from (session, user, seconds, event, category, store) tuples."""
+    frame = pd.DataFrame(
+        rows, columns=["session_id", "user_id", "seconds", "event", "event_category", "store_id"]
+    )
+    frame["timestamp"] = pd.Timestamp(start) + pd.to_timedelta(frame.pop("seconds"), unit="s")
+    frame["event_detail"] = None
+    frame["store_name"] = frame["store_id"].map(lambda s: None if s is None else f"Store {s}")
+    frame["row_number"] = np.arange(len(frame), dtype=np.int64)
+    columns = ["session_id", "user_id", "timestamp", "event", "event_category", "event_detail",
+               "store_id", "store_name", "row_number"]
+    return frame[columns]
+
+
+@pytest.fixture
+def tiny_config() -> Config:
+    """A small, fast model; conversions are the event named "buy"."""
+    return Config.from_dict(
+        {
+            "columns": {"user_id": "user_id", "event_category": "event_category",
+                        "store_id": "store_id", "store_name": "store_name"},
+            "sessions": {"conversion_events": ["buy"], "max_len": 12},
+            "model": {"d_model": 16, "n_heads": 2, "n_layers": 1, "d_ff": 32, "dropout": 0.0},
+            "train": {"epochs": 3, "batch_size": 64, "min_count": 1},
+            "attribution": {"bootstrap": 0, "min_support": 2},
+        }
+    )
+
+
+def random_log(n_sessions: int = 400, seed: int = 0, driver: str = "good") -> pd.DataFrame:
+    """Sessions of 2-10 random events; a session converts exactly when it contains ``driver``."""
+    rng = np.random.default_rng(seed)
+    names = np.array(["view", "click", "search", "scroll", driver])
+    rows = []
+    for s in range(n_sessions):
+        length = int(rng.integers(2, 11))
+        events = rng.choice(names, size=length, p=[0.35, 0.2, 0.2, 0.17, 0.08])
+        for i, event in enumerate(events):
+            store = f"st{rng.integers(0, 5)}" if event in ("view", "click") else None
+            rows.append((f"s{s}", f"u{s // 2}", s * 10_000 + i * 30, str(event), "browse", store))
+        if driver in events:
+            rows.append((f"s{s}", f"u{s // 2}", s * 10_000 + length * 30, "buy", "conversion", None))
+    return make_events(rows)
