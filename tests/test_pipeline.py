@@ -1,0 +1,115 @@
+"""End to end on a small log: every output exists with the published schema, in files and DuckDB."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+import eventlift
+from conftest import random_log
+from eventlift.data.schema import EVENT_LEVEL_COLUMNS
+
+PUBLISHED = {
+    "event_type": ["event", "n_events", "n_sessions", "attr_converted", "attr_not_converted",
+                   "lift", "lift_ci_low", "lift_ci_high", "lift_length_adjusted", "low_support"],
+    "position": ["position_bucket", "n_events", "attr_converted", "attr_not_converted", "lift",
+                 "lift_ci_low", "lift_ci_high", "lift_length_adjusted", "low_support"],
+    "store": ["store_id", "store_name", "n_events", "n_sessions", "attr_converted",
+              "attr_not_converted", "lift", "lift_ci_low", "lift_ci_high",
+              "session_conversion_rate", "low_support"],
+    "event_position": ["position", "event", "n_events", "attr_converted", "attr_not_converted",
+                       "lift", "low_support"],
+}
+FILES = {
+    "event_type": "event_type_attribution",
+    "position": "position_attribution",
+    "store": "store_attribution",
+    "event_position": "event_position_attribution",
+}
+
+
+@pytest.fixture(scope="module")
+def run_result(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    config = eventlift.Config.from_dict(
+        {
+            "columns": {"user_id": "user_id", "event_category": "event_category",
+                        "store_id": "store_id", "store_name": "store_name"},
+            "sessions": {"conversion_events": ["buy"], "max_len": 12},
+            "model": {"d_model": 16, "n_heads": 2, "n_layers": 1, "d_ff": 32},
+            "train": {"epochs": 2, "batch_size": 64, "min_count": 1},
+            "attribution": {"bootstrap": 20, "min_support": 2},
+            "output": {"dir": str(out)},
+        }
+    )
+    events = random_log(300)
+    return eventlift.run(events, config, mode="no_funnel"), out, events
+
+
+def test_tables_have_the_published_columns(run_result):
+    result, out, _ = run_result
+    for key, columns in PUBLISHED.items():
+        assert list(result.tables[key].columns[: len(columns)]) == columns, key
+        on_disk = pd.read_csv(out / "outputs" / f"{FILES[key]}_no_funnel.csv")
+        assert list(on_disk.columns[: len(columns)]) == columns
+        assert len(on_disk) == len(result.tables[key])
+    level = pd.read_parquet(out / "outputs" / "gradient_attribution_no_funnel.parquet")
+    assert list(level.columns[: len(EVENT_LEVEL_COLUMNS)]) == list(EVENT_LEVEL_COLUMNS)
+
+
+def test_event_level_rows_and_shares(run_result):
+    result, _, _ = run_result
+    level = result.tables["event_level"]
+    assert len(level) == result.sessions.counts["events"]
+    sums = level.groupby("session_id")["attribution"].sum()
+    np.testing.assert_allclose(sums.to_numpy(), 1.0, rtol=1e-5)
+    assert set(level["split"]) == {"train", "validation", "test"}
+    assert level["predicted_probability"].between(0, 1).all()
+    # the roll-ups use the test split only
+    test_events = level[level["split"] == "test"]
+    assert result.tables["event_type"]["n_events"].sum() == len(test_events)
+
+
+def test_database_holds_the_same_tables(run_result):
+    result, out, _ = run_result
+    with duckdb.connect(str(out / "eventlift.duckdb"), read_only=True) as con:
+        names = {row[0] for row in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        assert {"event_attribution_no_funnel", "event_type_attribution_no_funnel",
+                "position_attribution_no_funnel", "store_attribution_no_funnel",
+                "event_position_attribution_no_funnel"} <= names
+        n = con.execute("SELECT count(*) FROM event_attribution_no_funnel").fetchone()[0]
+    assert n == len(result.tables["event_level"])
+
+
+def test_summary_and_model_files(run_result):
+    result, out, _ = run_result
+    summary = json.loads((out / "outputs" / "run_summary_no_funnel.json").read_text())
+    for key in ("mode", "config", "counts", "metrics", "baselines", "leakage", "timings_s", "versions"):
+        assert key in summary
+    for key in ("test_auc", "test_pr_auc", "test_log_loss", "val_auc", "best_epoch"):
+        assert key in summary["metrics"]
+    assert summary["baselines"]["logistic"]["test_auc"] > 0.9  # "good" decides the label
+    assert summary["counts"]["rows_read"] == len(run_result[2])
+    assert "write" in summary["timings_s"]
+    assert (out / "outputs" / "best_transformer_no_funnel.safetensors").stat().st_size > 1000
+    assert (out / "plots" / "attention_attribution_analysis_no_funnel.png").stat().st_size > 10_000
+    assert not list(out.rglob("*.tmp"))
+
+
+def test_write_false_leaves_no_files(tmp_path):
+    config = {
+        "columns": {"user_id": "user_id"},
+        "sessions": {"conversion_events": ["buy"], "max_len": 12},
+        "model": {"d_model": 8, "n_heads": 2, "n_layers": 1, "d_ff": 8},
+        "train": {"epochs": 1, "min_count": 1},
+        "attribution": {"bootstrap": 0},
+        "output": {"dir": str(tmp_path / "nothing")},
+    }
+    result = eventlift.run(random_log(200), config, write=False)
+    assert result.files == {} and not (tmp_path / "nothing").exists()
+    assert set(result.tables) == {"event_level", "event_type", "position", "store",
+                                  "event_position", "event_position_matrix"}
