@@ -25,8 +25,17 @@ def make_events(rows: list[tuple], start: str = "2024-01-01") -> pd.DataFrame:
     frame["event_detail"] = None
     frame["store_name"] = frame["store_id"].map(lambda s: None if s is None else f"Store {s}")
     frame["row_number"] = np.arange(len(frame), dtype=np.int64)
-    columns = ["session_id", "user_id", "timestamp", "event", "event_category", "event_detail",
-               "store_id", "store_name", "row_number"]
+    columns = [
+        "session_id",
+        "user_id",
+        "timestamp",
+        "event",
+        "event_category",
+        "event_detail",
+        "store_id",
+        "store_name",
+        "row_number",
+    ]
     return frame[columns]
 
 
@@ -35,8 +44,12 @@ def tiny_config() -> Config:
     """A small, fast model; conversions are the event named "buy"."""
     return Config.from_dict(
         {
-            "columns": {"user_id": "user_id", "event_category": "event_category",
-                        "store_id": "store_id", "store_name": "store_name"},
+            "columns": {
+                "user_id": "user_id",
+                "event_category": "event_category",
+                "store_id": "store_id",
+                "store_name": "store_name",
+            },
             "sessions": {"conversion_events": ["buy"], "max_len": 12},
             "model": {"d_model": 16, "n_heads": 2, "n_layers": 1, "d_ff": 32, "dropout": 0.0},
             "train": {"epochs": 3, "batch_size": 64, "min_count": 1},
@@ -57,5 +70,7 @@ def random_log(n_sessions: int = 400, seed: int = 0, driver: str = "good") -> pd
             store = f"st{rng.integers(0, 5)}" if event in ("view", "click") else None
             rows.append((f"s{s}", f"u{s // 2}", s * 10_000 + i * 30, str(event), "browse", store))
         if driver in events:
-            rows.append((f"s{s}", f"u{s // 2}", s * 10_000 + length * 30, "buy", "conversion", None))
+            rows.append(
+                (f"s{s}", f"u{s // 2}", s * 10_000 + length * 30, "buy", "conversion", None)
+            )
     return make_events(rows)

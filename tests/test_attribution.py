@@ -19,7 +19,9 @@ class LinearReadout(EventTransformer):
     """logit = Σ_i w · x_i over real events: gradient × input is exactly w · x_i."""
 
     def __init__(self, vocab_sizes, max_len):
-        super().__init__(ModelConfig(d_model=8, n_heads=2, n_layers=1, d_ff=8), vocab_sizes, max_len)
+        super().__init__(
+            ModelConfig(d_model=8, n_heads=2, n_layers=1, d_ff=8), vocab_sizes, max_len
+        )
         self.readout = torch.nn.Parameter(torch.randn(8))
 
     def logits_from_embeddings(self, x, keep, need_weights=False):
@@ -37,10 +39,12 @@ def tiny_config_module():
     from eventlift.config import Config
 
     return Config.from_dict(
-        {"columns": {"user_id": "user_id", "store_id": "store_id"},
-         "sessions": {"conversion_events": ["buy"], "max_len": 12},
-         "model": {"d_model": 16, "n_heads": 2, "n_layers": 1, "d_ff": 32},
-         "train": {"min_count": 1}}
+        {
+            "columns": {"user_id": "user_id", "store_id": "store_id"},
+            "sessions": {"conversion_events": ["buy"], "max_len": 12},
+            "model": {"d_model": 16, "n_heads": 2, "n_layers": 1, "d_ff": 32},
+            "train": {"min_count": 1},
+        }
     )
 
 
@@ -67,8 +71,9 @@ def test_linear_readout_matches_hand_computation(encoded):
 
 def test_scores_do_not_depend_on_batch_size_or_padding(encoded):
     torch.manual_seed(1)
-    model = EventTransformer(ModelConfig(d_model=16, n_heads=2, n_layers=2, d_ff=32),
-                             vocab_sizes(encoded), 12).eval()
+    model = EventTransformer(
+        ModelConfig(d_model=16, n_heads=2, n_layers=2, d_ff=32), vocab_sizes(encoded), 12
+    ).eval()
     attributor = get_attributor("grad_x_input", model)
     whole = attribute_sessions(attributor, encoded, batch_size=len(encoded))
     small = attribute_sessions(attributor, encoded, batch_size=3)
@@ -78,15 +83,17 @@ def test_scores_do_not_depend_on_batch_size_or_padding(encoded):
         padded = make_batch(encoded, np.array([row, int(np.argmax(encoded.lengths))]), "cpu")
         scores, _ = attributor.attribute(padded)
         length = encoded.lengths[row]
-        np.testing.assert_allclose(scores[0, :length].numpy(), whole.raw[row, :length],
-                                   rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(
+            scores[0, :length].numpy(), whole.raw[row, :length], rtol=1e-4, atol=1e-6
+        )
         assert torch.all(scores[0, length:] == 0)
 
 
 def test_normalised_scores_sum_to_one_and_padding_is_zero(encoded):
     torch.manual_seed(2)
-    model = EventTransformer(ModelConfig(d_model=16, n_heads=2, n_layers=1, d_ff=32),
-                             vocab_sizes(encoded), 12)
+    model = EventTransformer(
+        ModelConfig(d_model=16, n_heads=2, n_layers=1, d_ff=32), vocab_sizes(encoded), 12
+    )
     result = attribute_sessions(get_attributor("grad_x_input", model), encoded)
     np.testing.assert_allclose(result.normalised.sum(axis=1), 1.0, rtol=1e-5)
     padding = np.arange(12)[None, :] >= encoded.lengths[:, None]
@@ -102,5 +109,5 @@ def test_all_zero_scores_get_equal_shares():
 
 def test_unknown_method_names_the_choices(encoded):
     model = EventTransformer(ModelConfig(), vocab_sizes(encoded), 12)
-    with pytest.raises(ConfigError, match="unknown method 'shap'.*grad_x_input"):
+    with pytest.raises(ConfigError, match=r"unknown method 'shap'.*grad_x_input"):
         get_attributor("shap", model)

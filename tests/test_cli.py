@@ -21,7 +21,7 @@ def test_help_lists_the_commands():
 
 def test_unknown_config_key_is_a_clear_error(tmp_path):
     config = tmp_path / "bad.toml"
-    config.write_text('[train]\nsed = 3\n')
+    config.write_text("[train]\nsed = 3\n")
     result = runner.invoke(app, ["run", str(config)])
     assert result.exit_code == 2
     assert "unknown key 'sed'" in result.output and "seed" in result.output

@@ -31,10 +31,12 @@ def trained(request):
     from eventlift.config import Config
 
     config = Config.from_dict(
-        {"columns": {"user_id": "user_id", "store_id": "store_id"},
-         "sessions": {"conversion_events": ["buy"], "max_len": 12},
-         "model": {"d_model": 16, "n_heads": 2, "n_layers": 1, "d_ff": 32, "dropout": 0.0},
-         "train": {"epochs": 8, "batch_size": 32, "min_count": 1, "learning_rate": 5e-3}}
+        {
+            "columns": {"user_id": "user_id", "store_id": "store_id"},
+            "sessions": {"conversion_events": ["buy"], "max_len": 12},
+            "model": {"d_model": 16, "n_heads": 2, "n_layers": 1, "d_ff": 32, "dropout": 0.0},
+            "train": {"epochs": 8, "batch_size": 32, "min_count": 1, "learning_rate": 5e-3},
+        }
     )
     return config, *fit(config, random_log(600))
 
@@ -51,7 +53,9 @@ def test_training_learns_the_planted_driver(trained):
 def test_same_seed_gives_identical_weights(trained):
     config, model, _, _ = trained
     again, _, _ = fit(config, random_log(600))
-    for (name, a), (_, b) in zip(model.state_dict().items(), again.state_dict().items()):
+    for (name, a), (_, b) in zip(
+        model.state_dict().items(), again.state_dict().items(), strict=True
+    ):
         assert torch.equal(a, b), name
 
 

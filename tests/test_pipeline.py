@@ -14,15 +14,51 @@ from conftest import random_log
 from eventlift.data.schema import EVENT_LEVEL_COLUMNS
 
 PUBLISHED = {
-    "event_type": ["event", "n_events", "n_sessions", "attr_converted", "attr_not_converted",
-                   "lift", "lift_ci_low", "lift_ci_high", "lift_length_adjusted", "low_support"],
-    "position": ["position_bucket", "n_events", "attr_converted", "attr_not_converted", "lift",
-                 "lift_ci_low", "lift_ci_high", "lift_length_adjusted", "low_support"],
-    "store": ["store_id", "store_name", "n_events", "n_sessions", "attr_converted",
-              "attr_not_converted", "lift", "lift_ci_low", "lift_ci_high",
-              "session_conversion_rate", "low_support"],
-    "event_position": ["position", "event", "n_events", "attr_converted", "attr_not_converted",
-                       "lift", "low_support"],
+    "event_type": [
+        "event",
+        "n_events",
+        "n_sessions",
+        "attr_converted",
+        "attr_not_converted",
+        "lift",
+        "lift_ci_low",
+        "lift_ci_high",
+        "lift_length_adjusted",
+        "low_support",
+    ],
+    "position": [
+        "position_bucket",
+        "n_events",
+        "attr_converted",
+        "attr_not_converted",
+        "lift",
+        "lift_ci_low",
+        "lift_ci_high",
+        "lift_length_adjusted",
+        "low_support",
+    ],
+    "store": [
+        "store_id",
+        "store_name",
+        "n_events",
+        "n_sessions",
+        "attr_converted",
+        "attr_not_converted",
+        "lift",
+        "lift_ci_low",
+        "lift_ci_high",
+        "session_conversion_rate",
+        "low_support",
+    ],
+    "event_position": [
+        "position",
+        "event",
+        "n_events",
+        "attr_converted",
+        "attr_not_converted",
+        "lift",
+        "low_support",
+    ],
 }
 FILES = {
     "event_type": "event_type_attribution",
@@ -37,8 +73,12 @@ def run_result(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
     config = eventlift.Config.from_dict(
         {
-            "columns": {"user_id": "user_id", "event_category": "event_category",
-                        "store_id": "store_id", "store_name": "store_name"},
+            "columns": {
+                "user_id": "user_id",
+                "event_category": "event_category",
+                "store_id": "store_id",
+                "store_name": "store_name",
+            },
             "sessions": {"conversion_events": ["buy"], "max_len": 12},
             "model": {"d_model": 16, "n_heads": 2, "n_layers": 1, "d_ff": 32},
             "train": {"epochs": 2, "batch_size": 64, "min_count": 1},
@@ -77,18 +117,34 @@ def test_event_level_rows_and_shares(run_result):
 def test_database_holds_the_same_tables(run_result):
     result, out, _ = run_result
     with duckdb.connect(str(out / "eventlift.duckdb"), read_only=True) as con:
-        names = {row[0] for row in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
-        assert {"event_attribution_no_funnel", "event_type_attribution_no_funnel",
-                "position_attribution_no_funnel", "store_attribution_no_funnel",
-                "event_position_attribution_no_funnel"} <= names
+        names = {
+            row[0]
+            for row in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+        }
+        assert {
+            "event_attribution_no_funnel",
+            "event_type_attribution_no_funnel",
+            "position_attribution_no_funnel",
+            "store_attribution_no_funnel",
+            "event_position_attribution_no_funnel",
+        } <= names
         n = con.execute("SELECT count(*) FROM event_attribution_no_funnel").fetchone()[0]
     assert n == len(result.tables["event_level"])
 
 
 def test_summary_and_model_files(run_result):
-    result, out, _ = run_result
+    _, out, _ = run_result
     summary = json.loads((out / "outputs" / "run_summary_no_funnel.json").read_text())
-    for key in ("mode", "config", "counts", "metrics", "baselines", "leakage", "timings_s", "versions"):
+    for key in (
+        "mode",
+        "config",
+        "counts",
+        "metrics",
+        "baselines",
+        "leakage",
+        "timings_s",
+        "versions",
+    ):
         assert key in summary
     for key in ("test_auc", "test_pr_auc", "test_log_loss", "val_auc", "best_epoch"):
         assert key in summary["metrics"]
@@ -111,5 +167,11 @@ def test_write_false_leaves_no_files(tmp_path):
     }
     result = eventlift.run(random_log(200), config, write=False)
     assert result.files == {} and not (tmp_path / "nothing").exists()
-    assert set(result.tables) == {"event_level", "event_type", "position", "store",
-                                  "event_position", "event_position_matrix"}
+    assert set(result.tables) == {
+        "event_level",
+        "event_type",
+        "position",
+        "store",
+        "event_position",
+        "event_position_matrix",
+    }

@@ -14,8 +14,11 @@ from eventlift.exceptions import EmptyInputError, LabelError
 def sessions_of(events, mode="no_funnel", **sessions):
     config = Config.from_dict(
         {
-            "columns": {"user_id": "user_id", "event_category": "event_category",
-                        "store_id": "store_id"},
+            "columns": {
+                "user_id": "user_id",
+                "event_category": "event_category",
+                "store_id": "store_id",
+            },
             "sessions": {"conversion_events": ["buy"], **sessions},
         }
     )
@@ -81,7 +84,9 @@ def test_with_funnel_keeps_funnel_events():
     data = sessions_of(LOG, mode="with_funnel")
     assert data.sessions["session_id"].tolist() == ["a", "b", "d"]
     assert data.events[data.events["session_id"] == "a"]["event"].tolist() == [
-        "view", "click", "cart"
+        "view",
+        "click",
+        "cart",
     ]
 
 
@@ -107,8 +112,10 @@ def test_derived_sessions_split_on_inactivity():
         ("x", "u2", 0, "view", "i", None),
     ]
     config = Config.from_dict(
-        {"columns": {"session_id": "", "user_id": "user_id"},
-         "sessions": {"conversion_events": ["buy"]}}
+        {
+            "columns": {"session_id": "", "user_id": "user_id"},
+            "sessions": {"conversion_events": ["buy"]},
+        }
     )
     events = make_events(rows).assign(session_id=None)
     data = build_sessions(events, config.sessions, config.columns)
@@ -118,8 +125,13 @@ def test_derived_sessions_split_on_inactivity():
 
 
 def test_category_conversion_when_no_names_given():
-    events = make_events([("a", "u", 0, "view", "i", None), ("a", "u", 1, "paid", "conversion", None),
-                          ("b", "u", 9, "view", "i", None)])
+    events = make_events(
+        [
+            ("a", "u", 0, "view", "i", None),
+            ("a", "u", 1, "paid", "conversion", None),
+            ("b", "u", 9, "view", "i", None),
+        ]
+    )
     config = Config.from_dict({"columns": {"event_category": "event_category"}})
     data = build_sessions(events, config.sessions, config.columns)
     assert data.sessions["converted"].tolist() == [True, False]
@@ -135,9 +147,15 @@ def test_no_conversion_lists_frequent_events():
 
 
 def test_every_session_converting_is_an_error():
-    events = make_events([("a", "u", 0, "view", "i", None), ("a", "u", 1, "buy", "c", None),
-                          ("b", "u", 5, "click", "c", None), ("b", "u", 6, "buy", "c", None)])
-    with pytest.raises(LabelError, match="every one of the 2 sessions converts.*Fix"):
+    events = make_events(
+        [
+            ("a", "u", 0, "view", "i", None),
+            ("a", "u", 1, "buy", "c", None),
+            ("b", "u", 5, "click", "c", None),
+            ("b", "u", 6, "buy", "c", None),
+        ]
+    )
+    with pytest.raises(LabelError, match=r"every one of the 2 sessions converts.*Fix"):
         sessions_of(events)
 
 
@@ -150,8 +168,14 @@ def test_nothing_left_is_an_error():
 
 
 def test_event_detail_tokens():
-    events = make_events([("a", "u", 0, "view", "i", None), ("a", "u", 1, "view", "i", None),
-                          ("a", "u", 2, "buy", "c", None), ("b", "u", 9, "view", "i", None)])
+    events = make_events(
+        [
+            ("a", "u", 0, "view", "i", None),
+            ("a", "u", 1, "view", "i", None),
+            ("a", "u", 2, "buy", "c", None),
+            ("b", "u", 9, "view", "i", None),
+        ]
+    )
     events["event_detail"] = pd.array(["Carousel", None, None, "Search"], dtype="string")
     data = sessions_of(events, use_event_detail=True)
     assert data.events["event"].tolist() == ["view - Carousel", "view", "view - Search"]

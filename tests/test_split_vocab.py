@@ -53,8 +53,11 @@ def test_vocabulary_counts_and_unknowns():
 
 def test_vocabularies_use_the_training_split_only():
     config = Config.from_dict(
-        {"columns": {"user_id": "user_id", "store_id": "store_id"},
-         "sessions": {"conversion_events": ["buy"], "max_len": 12}, "train": {"min_count": 1}}
+        {
+            "columns": {"user_id": "user_id", "store_id": "store_id"},
+            "sessions": {"conversion_events": ["buy"], "max_len": 12},
+            "train": {"min_count": 1},
+        }
     )
     events = random_log(300)
     # an event that only test users have must encode as <unk>

@@ -43,7 +43,10 @@ def demo(
     overrides = {"train": {"epochs": epochs}} if epochs else None
     try:
         result = run_demo(
-            out, n_sessions=sessions, seed=seed, config_overrides=overrides,
+            out,
+            n_sessions=sessions,
+            seed=seed,
+            config_overrides=overrides,
             progress=RichProgress(console),
         )
     except EventliftError as error:

@@ -8,6 +8,7 @@ what was received, so that a typo never silently falls back to a default.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import sys
 import types
 import typing
@@ -190,7 +191,7 @@ class Config:
             if mode not in MODES:
                 raise ConfigError(f"[output] modes: unknown mode {mode!r}; allowed: {list(MODES)}.")
         edges = self.attribution.position_buckets
-        if not edges or edges[0] != 1 or any(b <= a for a, b in zip(edges, edges[1:])):
+        if not edges or edges[0] != 1 or any(b <= a for a, b in itertools.pairwise(edges)):
             raise ConfigError(
                 f"[attribution] position_buckets must be increasing bucket starts beginning at 1, "
                 f"e.g. [1, 6, 11, 21, 51]; got {edges}."

@@ -62,7 +62,10 @@ def run_table(result: RunResult, top_n: int = 5) -> Table:
         ("likely leaks", ", ".join(f["event"] for f in result.leakage) or "none"),
     ]
     top = result.tables["event_type"].sort_values("lift", ascending=False).head(top_n)
-    rows += [(f"top {i + 1}: {r.event}", f"lift {r.lift:+.4f}") for i, r in enumerate(top.itertuples())]
+    rows += [
+        (f"top {rank}: {row.event}", f"lift {row.lift:+.4f}")
+        for rank, row in enumerate(top.itertuples(), start=1)
+    ]
     for name, value in rows:
         table.add_row(name, value)
     return table
@@ -71,8 +74,10 @@ def run_table(result: RunResult, top_n: int = 5) -> Table:
 def demo_table(demo: DemoResult) -> Table:
     """AUC per mode beside the oracle and the baselines, and the top five events by lift."""
     table = Table(title="eventlift demo", show_header=True)
-    for column in ("mode", "test AUC", "oracle AUC", "logistic", "LightGBM", "top 5 events by lift"):
-        table.add_column(column, justify="left" if column in ("mode", "top 5 events by lift") else "right")
+    table.add_column("mode")
+    for column in ("test AUC", "oracle AUC", "logistic", "LightGBM"):
+        table.add_column(column, justify="right")
+    table.add_column("top 5 events by lift")
     for row in demo.summary_rows():
         table.add_row(
             row["mode"],

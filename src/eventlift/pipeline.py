@@ -136,6 +136,30 @@ def event_level_frame(
     return frame[[*EVENT_LEVEL_COLUMNS, SESSION_LENGTH]]
 
 
+def _find_leaks(data: SessionData, sessions: pd.DataFrame, config: Config) -> list[dict]:
+    """Single-event leakage probe on the training split (DESIGN §7).
+
+    In ``with_funnel`` mode the funnel events are kept on purpose; their fix then points to the
+    ``no_funnel`` run instead of telling the user to exclude what is already configured.
+    """
+    train_sessions = sessions[sessions["split"] == "train"]
+    events = data.events[data.events["session_id"].isin(train_sessions["session_id"])]
+    funnel = events["event_category"].isin(config.sessions.funnel_categories) | events[
+        "event_name"
+    ].isin(config.sessions.funnel_events)
+    configured = set(events.loc[funnel, "event"])
+    findings = []
+    for finding in detect_leaks(events, train_sessions):
+        record = finding.to_dict()
+        if record["event"] in configured:
+            record["fix"] = (
+                f"{record['event']!r} is a configured funnel event, kept because this run is "
+                f"with_funnel; read the no_funnel run, which excludes it."
+            )
+        findings.append(record)
+    return findings
+
+
 def run(
     events: pd.DataFrame | Any | None = None,
     config: Config | dict | str | Path | None = None,
@@ -161,8 +185,9 @@ def run(
     with timer.stage("read"):
         frame = read_events(events, config)
         stores = read_stores(config.input.stores) if config.input.stores else None
-    return run_prepared(frame, config, mode, stores=stores, timer=timer, write=write,
-                        progress=progress)
+    return run_prepared(
+        frame, config, mode, stores=stores, timer=timer, write=write, progress=progress
+    )
 
 
 def run_prepared(
@@ -206,14 +231,7 @@ def run_prepared(
         labelled = data.sessions.assign(split=split.to_numpy())
         baselines = fit_baselines(data.events, labelled, seed=config.train.seed)
     with timer.stage("leakage"):
-        train_ids = labelled.loc[labelled["split"] == "train", "session_id"]
-        leakage = [
-            finding.to_dict()
-            for finding in detect_leaks(
-                data.events[data.events["session_id"].isin(train_ids)],
-                labelled[labelled["split"] == "train"],
-            )
-        ]
+        leakage = _find_leaks(data, labelled, config)
     with timer.stage("attribution"):
         attributor = get_attributor(config.attribution.method, model)
         scores = attribute_sessions(

@@ -25,7 +25,7 @@ _VOCAB_COLUMNS = {"event": "event", "category": "event_category", "store": "stor
 
 @dataclass
 class EncodedSessions:
-    """Model-ready sessions: matrices (N, max_len), zero-padded on the right, and per-session data."""
+    """Model-ready sessions: (N, max_len) id matrices, right-padded, and per-session arrays."""
 
     inputs: dict[str, np.ndarray]  # feature -> (N, max_len) int32
     lengths: np.ndarray  # (N,) int64, number of real events

@@ -127,9 +127,9 @@ def build_sessions(
         )
         before = frame["session_id"].nunique()
         frame = _drop(frame, funnel.to_numpy(dtype=bool), "funnel_events", counts)
-        counts["dropped_sessions"]["emptied_by_funnel_exclusion"] = before - frame[
-            "session_id"
-        ].nunique()
+        counts["dropped_sessions"]["emptied_by_funnel_exclusion"] = (
+            before - frame["session_id"].nunique()
+        )
     if frame.empty:
         raise EmptyInputError(
             f"{source}: no events are left after labelling and exclusion "
@@ -199,10 +199,7 @@ def _label(frame: pd.DataFrame, config: SessionsConfig, counts: dict) -> pd.Data
 def _truncate(frame: pd.DataFrame, config: SessionsConfig, counts: dict) -> pd.DataFrame:
     order = frame.groupby("session_id", sort=False).cumcount()
     length = frame.groupby("session_id", sort=False)["event"].transform("size")
-    if config.truncate == "head":
-        cut = order >= config.max_len
-    else:
-        cut = order < length - config.max_len
+    cut = order >= config.max_len if config.truncate == "head" else order < length - config.max_len
     counts["truncated_sessions"] = int(frame.loc[cut, "session_id"].nunique())
     return _drop(frame, cut.to_numpy(dtype=bool), "truncated", counts)
 

@@ -21,7 +21,7 @@ UNK_ID = 1
 
 
 class Vocabulary:
-    """An ordered list of known values; ``encode`` maps values to ids, unknown ones to ``UNK_ID``."""
+    """Ordered known values; ``encode`` maps values to ids and unknown ones to ``UNK_ID``."""
 
     def __init__(self, tokens: Sequence[str]) -> None:
         if list(tokens[:2]) != [PAD_TOKEN, UNKNOWN_TOKEN]:

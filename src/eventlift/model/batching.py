@@ -47,7 +47,8 @@ def iterate_batches(
 def make_batch(data: EncodedSessions, rows: np.ndarray, device: torch.device) -> dict[str, Tensor]:
     """Tensors for ``rows``, trimmed to the longest session among them.
 
-    Returns the id matrices (B, T) as int64, ``keep`` (B, T) True on real events, and ``label`` (B,).
+    Returns the id matrices (B, T) as int64, ``keep`` (B, T) True on real events, and
+    ``label`` (B,).
     """
     width = int(data.lengths[rows].max())
     batch = {

@@ -1,0 +1,1 @@
+"""Roll-ups of attributions into tables, the leakage probe and the baselines."""
