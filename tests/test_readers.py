@@ -1,0 +1,504 @@
+"""Reading events into the canonical frame: every source kind, timestamp forms, and the errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from eventlift.config import Config
+from eventlift.data.readers import read_events, read_stores
+from eventlift.data.schema import CANONICAL_COLUMNS
+from eventlift.data.timestamps import parse_timestamps, resolve_epoch_unit
+from eventlift.exceptions import (
+    ConfigError,
+    DataError,
+    EmptyInputError,
+    MissingColumnError,
+    TimestampError,
+)
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def config(columns: dict | None = None, **input_keys: object) -> Config:
+    return Config.from_dict({"columns": columns or {}, "input": input_keys})
+
+
+def small_events() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "sid": ["s1", "s1", "s2"],
+            "ts": ["2024-01-01T10:00:00Z", "2024-01-01T12:00:00+02:00", "2024-01-02 00:00:00"],
+            "name": ["view", None, "buy"],
+            "shop": [7.0, np.nan, 12.0],
+        }
+    )
+
+
+MAPPED = {"session_id": "sid", "timestamp": "ts", "event": "name", "store_id": "shop"}
+
+
+def test_dataframe_becomes_canonical_frame_in_input_order():
+    frame = read_events(small_events(), config(MAPPED))
+    assert list(frame.columns) == list(CANONICAL_COLUMNS)
+    assert frame["session_id"].tolist() == ["s1", "s1", "s2"]
+    # Null event names stay (the sessions stage counts them); nothing is dropped or sorted.
+    assert frame["event"].isna().tolist() == [False, True, False]
+    assert frame["store_id"].tolist()[::2] == ["7", "12"]  # float ids print as integers
+    assert frame["store_id"].isna().tolist() == [False, True, False]
+    assert frame["timestamp"].tolist() == [
+        pd.Timestamp("2024-01-01 10:00"),
+        pd.Timestamp("2024-01-01 10:00"),
+        pd.Timestamp("2024-01-02 00:00"),
+    ]
+    assert frame["timestamp"].dt.tz is None
+    assert frame["row_number"].dtype == np.int64
+    assert frame["row_number"].tolist() == [0, 1, 2]
+    for role in ("user_id", "event_category", "event_detail", "store_name"):
+        assert frame[role].isna().all(), role
+    assert str(frame["session_id"].dtype) == "string"
+
+
+def test_unmapped_roles_given_as_empty_string_are_null():
+    frame = read_events(small_events(), config({**MAPPED, "store_id": ""}))
+    assert frame["store_id"].isna().all()
+
+
+def test_integer_and_mixed_ids_become_plain_strings():
+    events = pd.DataFrame(
+        {
+            "session_id": pd.array([123, None, 5], dtype="Int64"),
+            "user_id": pd.Series([1.0, 2.5, np.nan]),
+            "timestamp": [1_700_000_000, 1_700_000_001, 1_700_000_002],
+            "event": pd.Series([1, "b", 3.0], dtype=object),
+        }
+    )
+    frame = read_events(events, config({"user_id": "user_id"}))
+    assert frame["session_id"].tolist()[::2] == ["123", "5"]
+    assert frame["user_id"].tolist()[:2] == ["1", "2.5"]
+    assert frame["event"].tolist() == ["1", "b", "3"]
+
+
+def test_sessions_may_be_derived_from_user_id_without_a_session_column():
+    events = small_events().rename(columns={"sid": "uid"})
+    frame = read_events(events, config({**MAPPED, "session_id": "", "user_id": "uid"}))
+    assert frame["session_id"].isna().all()
+    assert frame["user_id"].tolist() == ["s1", "s1", "s2"]
+
+
+def test_csv_keeps_leading_zeros_and_reads_epoch_seconds(tmp_path):
+    path = tmp_path / "events.csv"
+    path.write_text("sid,ts,name,shop\n007,1700000000,view,0012\n008,1700000060,buy,\n")
+    frame = read_events(path, config(MAPPED))
+    assert frame["session_id"].tolist() == ["007", "008"]
+    assert frame["store_id"].tolist()[0] == "0012"
+    assert frame["store_id"].isna().tolist() == [False, True]
+    assert frame["timestamp"].tolist() == [
+        pd.Timestamp("2023-11-14 22:13:20"),
+        pd.Timestamp("2023-11-14 22:14:20"),
+    ]
+
+
+def test_csv_integer_ids_exported_as_floats_lose_the_trailing_zero(tmp_path):
+    path = tmp_path / "events.csv"
+    path.write_text("sid,ts,name,shop\n12.0,1,a,1.50\n,2,b,2.0\n3.00,3,c,\n")
+    frame = read_events(path, config(MAPPED))
+    assert frame["session_id"].tolist()[::2] == ["12", "3"]
+    assert frame["store_id"].tolist()[:2] == ["1.50", "2.0"]  # not all integral: verbatim
+
+
+def test_parquet_file_with_zoned_datetimes_is_converted_to_naive_utc(tmp_path):
+    events = pd.DataFrame(
+        {
+            "session_id": [1, 2],
+            "timestamp": pd.to_datetime(["2024-06-01 12:00", "2024-06-01 13:30"]).tz_localize(
+                "Europe/Berlin"
+            ),
+            "event": ["a", "b"],
+        }
+    )
+    events.to_parquet(tmp_path / "events.parquet")
+    frame = read_events(str(tmp_path / "events.parquet"), config())
+    assert frame["timestamp"].tolist() == [
+        pd.Timestamp("2024-06-01 10:00"),
+        pd.Timestamp("2024-06-01 11:30"),
+    ]
+    assert frame["session_id"].tolist() == ["1", "2"]
+
+
+def test_parquet_folder_of_parts_is_read_whole(tmp_path):
+    folder = tmp_path / "export"
+    folder.mkdir()
+    for part in range(2):
+        pq.write_table(
+            pa.table({"session_id": [f"s{part}"], "timestamp": [1_700_000_000], "event": ["x"]}),
+            folder / f"part-{part}.parquet",
+        )
+    (folder / "_SUCCESS").write_text("")
+    frame = read_events(folder, config())
+    assert sorted(frame["session_id"]) == ["s0", "s1"]
+
+
+def test_arrow_table_source():
+    table = pa.table(
+        {
+            "session_id": pa.array([10, 11], pa.int64()),
+            "timestamp": pa.array([1_700_000_000_000, 1_700_000_000_500], pa.int64()),
+            "event": pa.array(["a", None]),
+        }
+    )
+    frame = read_events(table, config())
+    assert frame["session_id"].tolist() == ["10", "11"]
+    assert frame["timestamp"].iloc[1] == pd.Timestamp("2023-11-14 22:13:20.500")  # auto -> ms
+
+
+def test_flat_json_lines(tmp_path):
+    path = tmp_path / "events.jsonl"
+    rows = [{"session_id": "a", "timestamp": "2024-01-01T00:00:00Z", "event": "x"}] * 3
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n\n")
+    assert len(read_events(path, config())) == 3
+
+
+def test_nested_json_lines_repeat_outer_fields_and_event_keys_win(tmp_path):
+    path = tmp_path / "sessions.jsonl"
+    lines = [
+        {"user": 1, "tag": "outer", "events": [{"t": 1000, "e": "a"}, {"t": 2000, "e": "b"}]},
+        {"user": 2, "tag": "outer", "events": []},
+        {"user": 3, "tag": "outer", "events": [{"t": 3000, "e": "c", "tag": "inner"}]},
+    ]
+    path.write_text("\n".join(json.dumps(line) for line in lines))
+    cols = {"session_id": "", "user_id": "user", "timestamp": "t", "event": "e",
+            "event_category": "tag"}  # fmt: skip
+    frame = read_events(path, config(cols, nested_events="events", timestamp_unit="s"))
+    assert frame["user_id"].tolist() == ["1", "1", "3"]
+    assert frame["event"].tolist() == ["a", "b", "c"]
+    assert frame["event_category"].tolist() == ["outer", "outer", "inner"]
+    assert frame["timestamp"].iloc[2] == pd.Timestamp("1970-01-01 00:50:00")
+
+
+def test_nested_arrow_table_with_list_of_structs():
+    table = pa.table(
+        {
+            "user": [7, 8],
+            "events": [[{"t": 1, "e": "a"}, {"t": 2, "e": "b"}], [{"t": 3, "e": "c"}]],
+        }
+    )
+    cols = {"session_id": "", "user_id": "user", "timestamp": "t", "event": "e"}
+    frame = read_events(table, config(cols, nested_events="events"))
+    assert frame["user_id"].tolist() == ["7", "7", "8"]
+    assert frame["event"].tolist() == ["a", "b", "c"]
+
+
+def test_nested_otto_sample_reads_862_events():
+    path = SHARED_DATA / "otto-sample.jsonl"
+    if not path.is_file():
+        pytest.skip(f"shared sample data not found at {path}")
+    cols = {"session_id": "", "user_id": "session", "timestamp": "ts", "event": "type",
+            "store_id": "aid"}  # fmt: skip
+    frame = read_events(path, config(cols, nested_events="events", timestamp_unit="ms"))
+    assert len(frame) == 862
+    assert frame["user_id"].nunique() == 20
+    assert (frame["timestamp"].dt.year == 2022).all()
+    assert frame["store_id"].str.fullmatch(r"\d+").all()
+    assert frame["store_id"].iloc[0] == "1517085"
+    assert set(frame["event"]) == {"clicks", "carts", "orders"}
+    assert frame["row_number"].tolist() == list(range(862))
+
+
+def test_nested_field_missing_everywhere_is_reported(tmp_path):
+    path = tmp_path / "sessions.jsonl"
+    path.write_text('{"session": 1, "items": []}\n')
+    with pytest.raises(MissingColumnError, match=r"nested_events = 'events'.*'session', 'items'"):
+        read_events(path, config({"user_id": "session"}, nested_events="events"))
+
+
+def test_nested_field_that_is_not_a_list_of_objects(tmp_path):
+    path = tmp_path / "sessions.jsonl"
+    path.write_text('{"s": 1, "events": [{"t": 1}]}\n{"s": 2, "events": "oops"}\n')
+    with pytest.raises(
+        DataError,
+        match=r"(?s)1 record\(s\) whose 'events' field .*line=2.*must be a list of objects",
+    ):
+        read_events(path, config({"user_id": "s"}, nested_events="events"))
+
+
+def make_duckdb(path: Path) -> None:
+    with duckdb.connect(str(path)) as connection:
+        connection.execute(
+            "CREATE TABLE log AS SELECT * FROM (VALUES "
+            "('a', TIMESTAMPTZ '2024-01-01 12:00:00+01', 'view'), "
+            "('b', TIMESTAMPTZ '2024-01-01 13:00:00+00', 'buy')) t(sid, ts, name)"
+        )
+
+
+def test_query_against_duckdb_file_from_config(tmp_path):
+    make_duckdb(tmp_path / "log.duckdb")
+    settings = config(
+        {"session_id": "sid", "timestamp": "ts", "event": "name"},
+        query="SELECT * FROM log WHERE name = 'view'",
+        database="duckdb:///" + str(tmp_path / "log.duckdb"),
+    )
+    frame = read_events(None, settings)
+    assert frame["session_id"].tolist() == ["a"]
+    assert frame["timestamp"].tolist() == [pd.Timestamp("2024-01-01 11:00")]
+
+
+def test_failing_duckdb_query_names_database_and_error(tmp_path):
+    make_duckdb(tmp_path / "log.duckdb")
+    settings = config(query="SELECT * FROM nope", database=str(tmp_path / "log.duckdb"))
+    with pytest.raises(
+        DataError, match=r"(?s)query on .*log\.duckdb failed:\n.*nope.*Fix: correct"
+    ):
+        read_events(None, settings)
+
+
+def test_missing_duckdb_database(tmp_path):
+    settings = config(query="SELECT 1", database=str(tmp_path / "absent.duckdb"))
+    with pytest.raises(DataError, match=r"absent\.duckdb: the database file does not exist"):
+        read_events(None, settings)
+
+
+def test_other_database_urls_are_refused():
+    settings = config(query="SELECT 1", database="postgresql://host/db")
+    with pytest.raises(DataError, match=r"only DuckDB files can be queried"):
+        read_events(None, settings)
+
+
+def test_path_from_config_is_read_when_source_is_none(tmp_path):
+    path = tmp_path / "events.csv"
+    path.write_text("session_id,timestamp,event\ns,2024-01-01,x\n")
+    assert read_events(None, config(path=str(path)))["event"].tolist() == ["x"]
+
+
+def test_format_key_overrides_the_suffix(tmp_path):
+    path = tmp_path / "events.txt"
+    path.write_text("session_id,timestamp,event\ns,2024-01-01,x\n")
+    with pytest.raises(DataError, match=r"cannot tell the format.*'\.txt'.*format = \"csv\""):
+        read_events(path, config())
+    assert len(read_events(path, config(format="csv"))) == 1
+
+
+# --- timestamps -----------------------------------------------------------------------------
+
+
+TIMESTAMP_FORMS = {
+    "seconds": ([1_700_000_000, 1_700_000_060], "auto"),
+    "milliseconds": ([1_700_000_000_000, 1_700_000_060_000], "auto"),
+    "float-seconds-with-fraction": ([1_700_000_000.0, 1_700_000_060.0], "s"),
+    "digit-strings-and-iso": (["1700000000000", "2023-11-14T23:14:20+01:00"], "auto"),
+    "zoned-datetime-and-iso-date": (
+        [pd.Timestamp("2023-11-14 23:13:20", tz="Europe/Berlin"), "2023-11-14T22:14:20"],
+        "auto",
+    ),
+    "numbers-digits-and-datetimes": (
+        [1_700_000_000, "1700000060", dt.datetime(2023, 11, 14, 22, 14, 20)],
+        "s",
+    ),
+}
+
+
+@pytest.mark.parametrize(("values", "unit"), TIMESTAMP_FORMS.values(), ids=TIMESTAMP_FORMS.keys())
+def test_timestamp_forms(values, unit):
+    parsed = parse_timestamps(pd.Series(values), column="t", unit=unit)
+    assert parsed.dtype == "datetime64[us]"
+    assert parsed.iloc[0] == pd.Timestamp("2023-11-14 22:13:20")
+    assert parsed.iloc[1] == pd.Timestamp("2023-11-14 22:14:20")
+
+
+def test_fractional_epoch_seconds_keep_their_microseconds():
+    parsed = parse_timestamps(pd.Series([1_700_000_000.25]), column="t", unit="s")
+    assert parsed.iloc[0] == pd.Timestamp("2023-11-14 22:13:20.250")
+
+
+def test_null_epoch_is_an_offending_row():
+    with pytest.raises(
+        TimestampError, match=r"(?s)1 of 2 rows.*1 of them null.*row_number=1, t=None"
+    ):
+        parse_timestamps(pd.Series([1_700_000_000.5, np.nan]), column="t", unit="s")
+
+
+def test_auto_unit_rule_is_the_median_magnitude():
+    assert resolve_epoch_unit(np.array([1e11, 1e11, 2e11]), "auto") == "s"
+    assert resolve_epoch_unit(np.array([1e11, 2e11, 2e11, np.nan]), "auto") == "ms"
+    assert resolve_epoch_unit(np.array([5e12]), "s") == "s"
+
+
+def test_unparseable_timestamps_show_rows_count_and_fix():
+    events = pd.DataFrame(
+        {
+            "session_id": ["a"] * 8,
+            "when": ["2024-01-01", "yesterday", None, "2024-13-45", "x", "y", "z", "2024-01-02"],
+            "event": ["e"] * 8,
+        }
+    )
+    with pytest.raises(TimestampError) as info:
+        read_events(events, config({"timestamp": "when"}))
+    message = str(info.value)
+    assert "<DataFrame>: 6 of 8 rows in timestamp column 'when'" in message
+    assert "1 of them null" in message
+    assert "row_number=1, when='yesterday'" in message
+    assert "row_number=2, when=None" in message
+    assert "row_number=5" in message and "row_number=6" not in message  # five rows at most
+    assert "ISO-8601" in message and "timestamp_unit" in message
+
+
+def test_wrong_epoch_unit_is_an_error_not_a_date_in_the_far_future():
+    events = pd.DataFrame({"session_id": ["a"], "timestamp": [1_700_000_000_000], "event": ["e"]})
+    with pytest.raises(TimestampError, match=r"read as seconds \(configured\).*wrong unit"):
+        read_events(events, config(timestamp_unit="s"))
+
+
+def test_boolean_timestamps_are_rejected():
+    with pytest.raises(TimestampError, match=r"2 of 2 rows"):
+        parse_timestamps(pd.Series([True, False]), column="t")
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+def test_missing_required_column_names_source_role_columns_and_fix():
+    events = small_events().rename(columns={"ts": "time_stamp"})
+    with pytest.raises(MissingColumnError) as info:
+        read_events(events, config(MAPPED))
+    message = str(info.value)
+    assert message.startswith("<DataFrame>: 1 configured column(s) not found.")
+    assert "role 'timestamp' is mapped to column 'ts', which is absent" in message
+    assert "Columns found: 'sid', 'time_stamp', 'name', 'shop'." in message
+    assert '[columns] timestamp = "time_stamp" in the config' in message
+
+
+def test_missing_session_column_suggests_deriving_sessions(tmp_path):
+    path = tmp_path / "events.csv"
+    path.write_text("user,timestamp,event\nu,2024-01-01,x\n")
+    with pytest.raises(MissingColumnError) as info:
+        read_events(path, config({"user_id": "user"}))
+    message = str(info.value)
+    assert message.startswith(f"{path}: ")
+    assert "role 'session_id' is mapped to column 'session_id'" in message
+    assert 'set session_id = "" to derive sessions from user_id' in message
+
+
+def test_mapped_optional_role_that_is_absent_is_an_error():
+    with pytest.raises(MissingColumnError, match=r"role 'store_name'.*'title'.*store_name = \"\""):
+        read_events(small_events(), config({**MAPPED, "store_name": "title"}))
+
+
+def test_neither_session_nor_user_mapped():
+    with pytest.raises(ConfigError, match=r"neither session_id nor user_id.*map session_id"):
+        read_events(small_events(), config({**MAPPED, "session_id": ""}))
+
+
+def test_unmapped_required_role():
+    with pytest.raises(ConfigError, match=r"\[columns\] event is required"):
+        read_events(small_events(), config({**MAPPED, "event": ""}))
+
+
+def test_no_source_anywhere():
+    with pytest.raises(ConfigError, match=r"no events to read.*\[input\] path"):
+        read_events(None, config())
+
+
+def test_unsupported_source_type():
+    with pytest.raises(DataError, match=r"cannot read events from a list"):
+        read_events([1, 2], config())
+
+
+def test_duplicate_column_names():
+    events = pd.DataFrame([["a", "2024-01-01", "x", "y"]], columns=["session_id", "timestamp",
+                                                                    "event", "event"])  # fmt: skip
+    with pytest.raises(DataError, match=r"column 'event' \(role 'event'\) appears 2 times"):
+        read_events(events, config())
+
+
+@pytest.mark.parametrize(
+    "events",
+    [pd.DataFrame(), pd.DataFrame(columns=["session_id", "timestamp", "event"])],
+    ids=["no-columns", "header-only"],
+)
+def test_empty_frames(events):
+    with pytest.raises(EmptyInputError, match=r"<DataFrame>: the input"):
+        read_events(events, config())
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "error", "pattern"),
+    [
+        ("e.csv", "", DataError, r"e\.csv: the file is empty \(0 bytes\)"),
+        ("e.csv", "session_id,timestamp,event\n", EmptyInputError, r"e\.csv: .*no rows"),
+        ("e.csv", "session_id,timestamp,event\na,b,c\na,b,c,d\n", DataError, r"e\.csv: cannot "
+         r"read as CSV.*Expected 3 columns, got 4: a,b,c,d"),
+        ("e.parquet", "not parquet at all", DataError, r"e\.parquet: cannot read as Parquet"),
+        ("e.jsonl", '{"a": 1}\n{"a": 2,\n', DataError, r"e\.jsonl: line 2 is not valid JSON"),
+        ("e.jsonl", '{"a": 1}\n[1, 2]\n', DataError, r"line 2 holds a JSON list, not an object"),
+        ("e.jsonl", "\n\n", EmptyInputError, r"no columns and no rows"),
+    ],
+    ids=["zero-bytes", "header-only", "ragged-csv", "corrupt-parquet", "bad-json", "json-list",
+         "blank-json"],
+)  # fmt: skip
+def test_unreadable_files(tmp_path, name, content, error, pattern):
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(error, match=pattern):
+        read_events(path, config())
+
+
+def test_file_that_does_not_exist(tmp_path):
+    with pytest.raises(DataError, match=r"absent\.csv: file does not exist.*\[input\] path"):
+        read_events(tmp_path / "absent.csv", config())
+
+
+def test_non_utf8_csv(tmp_path):
+    path = tmp_path / "e.csv"
+    path.write_bytes(b"session_id,timestamp,event\n\xff\xfe,2024-01-01,x\n")
+    with pytest.raises(
+        DataError, match=r"e\.csv: cannot read as CSV.*UTF8.*Fix: repair the file \(UTF-8 text"
+    ):
+        read_events(path, config())
+
+
+# --- stores ---------------------------------------------------------------------------------
+
+
+def test_read_stores_csv_puts_text_store_id_first(tmp_path):
+    path = tmp_path / "stores.csv"
+    path.write_text("name,store_id,vertical\nCafe,007,food\nShop,12,retail\n")
+    stores = read_stores(path)
+    assert list(stores.columns) == ["store_id", "name", "vertical"]
+    assert stores["store_id"].tolist() == ["007", "12"]
+
+
+def test_read_stores_parquet_with_integer_ids(tmp_path):
+    path = tmp_path / "stores.parquet"
+    pd.DataFrame({"store_id": [3.0, np.nan], "name": ["A", "B"]}).to_parquet(path)
+    stores = read_stores(path)
+    assert stores["store_id"].tolist()[0] == "3"
+    assert stores["store_id"].isna().tolist() == [False, True]
+
+
+def test_read_stores_without_store_id(tmp_path):
+    path = tmp_path / "stores.csv"
+    path.write_text("id,name\n1,A\n")
+    with pytest.raises(MissingColumnError, match=r"no 'store_id' column.*'id', 'name'.*rename"):
+        read_stores(path)
+
+
+def test_read_stores_with_repeated_ids(tmp_path):
+    path = tmp_path / "stores.csv"
+    path.write_text("store_id,name\n1,A\n1,B\n2,C\n")
+    with pytest.raises(
+        DataError, match=r"(?s)1 store ids appear on more than one row.*store_id='1'"
+    ):
+        read_stores(path)
+
+
+def test_read_stores_missing_file_names_the_stores_key(tmp_path):
+    with pytest.raises(DataError, match=r"\[input\] stores"):
+        read_stores(tmp_path / "nope.csv")
