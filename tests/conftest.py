@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from eventlift.config import Config
-
-# Two pytest-xdist workers share two cores: one thread each avoids oversubscription.
-if os.environ.get("PYTEST_XDIST_WORKER"):
-    torch.set_num_threads(1)
 
 
 def make_events(rows: list[tuple], start: str = "2024-01-01") -> pd.DataFrame:

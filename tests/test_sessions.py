@@ -180,3 +180,30 @@ def test_event_detail_tokens():
     data = sessions_of(events, use_event_detail=True)
     assert data.events["event"].tolist() == ["view - Carousel", "view", "view - Search"]
     assert data.events["event_name"].tolist() == ["view", "view", "view"]
+
+
+def test_real_otto_export_derives_sessions_by_inactivity():
+    """The nested OTTO sample: users span days, so sessions come from the 30-minute gap."""
+    from pathlib import Path
+
+    from eventlift.config import load_config
+    from eventlift.data.readers import read_events
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "otto.toml"
+    config = load_config(example)
+    if not Path(config.input.path).is_file():
+        pytest.skip(f"shared sample data not found at {config.input.path}")
+    events = read_events(None, config)
+    counts = {}
+    for mode in ("no_funnel", "with_funnel"):
+        data = build_sessions(events, config.sessions, config.columns, mode=mode)
+        counts[mode] = data.counts
+        assert data.sessions["session_id"].str.fullmatch(r"\d+#\d+").all()
+        assert data.sessions["user_id"].nunique() == 20
+    assert counts["with_funnel"]["sessions"] == 144
+    assert counts["with_funnel"]["converted_sessions"] == 5
+    assert counts["with_funnel"]["dropped_rows"]["at_or_after_conversion"] == 19
+    # one converted session held only a cart before its order: emptied without funnel events
+    assert counts["no_funnel"]["dropped_sessions"]["emptied_by_funnel_exclusion"] == 1
+    assert counts["no_funnel"]["sessions"] == 143
+    assert counts["no_funnel"]["dropped_rows"]["funnel_events"] == 52

@@ -199,7 +199,7 @@ def test_contributions_match_the_browsing_events_and_the_planted_formula(small_l
     assert bonus.sum() > 100
     store = c["store_id"].map(truth.store_effects).fillna(0.0)
     planted = c["event"].map(truth.event_effects) + store + truth.order_effect * bonus
-    expected = planted * c["position"].map(truth.position_effect)
+    expected = planted * c["position"].map(truth.position_effect) + truth.event_cost
     np.testing.assert_allclose(c["contribution"], expected, rtol=1e-12, atol=1e-12)
 
     logit = SyntheticSpec().base_logit + c.groupby("session_id")["contribution"].sum()

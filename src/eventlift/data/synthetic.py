@@ -4,10 +4,11 @@
 known (DESIGN §10). Sessions walk a Markov chain over a dozen browsing events, store-bearing events
 carry stores of Zipf-like popularity, and each browsing event adds a planted, position-damped amount
 to the conversion log-odds, plus a store effect and an order-dependent bonus (a card click followed
-within a few steps by the same store's page load). The label is drawn from the resulting
-probability. Funnel events (add item, cart, checkout) are then appended mostly, not only, to
-converted sessions, so that a model which sees them leaks the label. Everything vectorises over
-sessions with numpy, so a million sessions take seconds.
+within a few steps by the same store's page load). Every browsing event also costs a small,
+undamped amount (long, aimless sessions convert less, as in real logs). The label is drawn from
+the resulting probability. Funnel events (add item, cart, checkout) are then appended mostly, not
+only, to converted sessions, so that a model which sees them leaks the label. Everything
+vectorises over sessions with numpy, so a million sessions take seconds.
 """
 
 from __future__ import annotations
@@ -131,11 +132,12 @@ class SyntheticSpec:
     p_click_seen_card: float = 0.9  # a card click is on the card viewed last
     p_page_follows_click: float = 0.6  # a store page load is of the store clicked last
     # conversion
-    base_logit: float = -1.75  # log-odds before any event
+    base_logit: float = -1.4  # log-odds before any event
     effect_scale: float = 1.0  # multiplies every planted effect (events, stores, order)
     position_decay: float = 5.0  # the damping falls by 1/e every this many positions ...
     position_floor: float = 0.02  # ... towards this multiplier
     order_effect: float = 1.0  # card click then the same store's page load within the window
+    event_cost: float = -0.02  # added by every browsing event, undamped: long sessions convert less
     order_window: int = 3  # steps after the click that still earn the bonus
     # funnel: converted sessions
     p_add_item: float = 0.95
@@ -214,6 +216,7 @@ class GroundTruth:
     best_store: str  # the largest planted effect among the popular stores
     order_effect: float  # bonus for a card click then the same store's page load
     order_window: int  # within this many steps
+    event_cost: float  # added by every browsing event, undamped by position
     sessions: pd.DataFrame  # session_id, user_id, probability (true), converted
     contributions: pd.DataFrame  # session_id, position, event, store_id, contribution
 
@@ -268,6 +271,7 @@ class GroundTruth:
             "best_store": self.best_store,
             "order_effect": self.order_effect,
             "order_window": self.order_window,
+            "event_cost": self.event_cost,
             "oracle_auc": self.oracle_auc() if oracle_auc is None else float(oracle_auc),
             "n_sessions": len(self.sessions),
             "conversion_rate": float(self.sessions["converted"].mean()),
@@ -331,7 +335,7 @@ def generate_events(
     bonus = _order_bonus(rows, event, store, spec.order_window)  # (E_browse,) bool
     planted = effects[event] + np.where(store >= 0, store_effect[store], 0.0)  # (E_browse,)
     planted += bonus * (spec.effect_scale * spec.order_effect)
-    contribution = planted * multiplier[position]
+    contribution = planted * multiplier[position] + spec.effect_scale * spec.event_cost
     logit = spec.base_logit + np.bincount(rows, weights=contribution, minlength=n)  # (N,)
     probability = 1.0 / (1.0 + np.exp(-logit))
     converted = rng.random(n) < probability
@@ -376,6 +380,7 @@ def generate_events(
         best_store=store_ids[best_store],
         order_effect=spec.effect_scale * spec.order_effect,
         order_window=spec.order_window,
+        event_cost=spec.effect_scale * spec.event_cost,
         sessions=pd.DataFrame(
             {
                 "session_id": _take(session_ids, np.arange(n)),

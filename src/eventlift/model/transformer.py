@@ -1,4 +1,4 @@
-"""The sequence classifier: a small pre-norm Transformer encoder with a ``[CLS]`` head (DESIGN §4).
+"""The sequence classifier: a small post-norm Transformer encoder with a ``[CLS]`` head (DESIGN §4).
 
 Each event's input vector is the sum of learned embeddings of its token, category, store,
 position and bucketed time gap. The model is split in two on purpose: :meth:`embed` builds those
@@ -45,24 +45,30 @@ class SelfAttention(nn.Module):
 
 
 class EncoderBlock(nn.Module):
-    """Pre-norm block: x + attention(norm(x)), then x + feed-forward(norm(x))."""
+    """Post-norm block: norm(x + attention(x)), then norm(x + feed-forward(x)).
+
+    Post-norm on purpose: a layer norm applied directly to an event's input vector is invariant
+    to its scale, so ``x · ∂f/∂x`` through it is zero (Euler's theorem) and gradient × input
+    would see almost nothing of the first layer. Here the first attention reads the raw summed
+    vectors, so each event's value vector carries its contribution to ``[CLS]`` linearly.
+    """
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
-        self.norm_attention = nn.LayerNorm(config.d_model)
         self.attention = SelfAttention(config.d_model, config.n_heads)
-        self.norm_feed_forward = nn.LayerNorm(config.d_model)
+        self.norm_attention = nn.LayerNorm(config.d_model)
         self.feed_forward = nn.Sequential(
             nn.Linear(config.d_model, config.d_ff),
             nn.GELU(),
             nn.Linear(config.d_ff, config.d_model),
         )
+        self.norm_feed_forward = nn.LayerNorm(config.d_model)
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, x: Tensor, keep: Tensor, need_weights: bool = False):
-        attended, weights = self.attention(self.norm_attention(x), keep, need_weights)
-        x = x + self.dropout(attended)
-        x = x + self.dropout(self.feed_forward(self.norm_feed_forward(x)))
+        attended, weights = self.attention(x, keep, need_weights)
+        x = self.norm_attention(x + self.dropout(attended))
+        x = self.norm_feed_forward(x + self.dropout(self.feed_forward(x)))
         return x, weights
 
 
@@ -89,7 +95,6 @@ class EventTransformer(nn.Module):
         self.cls = nn.Parameter(torch.zeros(1, 1, width))
         self.input_dropout = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(EncoderBlock(config) for _ in range(config.n_layers))
-        self.final_norm = nn.LayerNorm(width)
         self.head = nn.Linear(width, 1)
         self._init_weights()
 
@@ -130,7 +135,7 @@ class EventTransformer(nn.Module):
             hidden, weights = block(hidden, keep, need_weights)
             if need_weights:
                 attention.append(weights)
-        logits = self.head(self.final_norm(hidden[:, 0])).squeeze(-1)  # (B,)
+        logits = self.head(hidden[:, 0]).squeeze(-1)  # (B,)
         return logits, attention
 
     def forward(self, batch: dict[str, Tensor]) -> Tensor:

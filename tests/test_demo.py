@@ -1,0 +1,107 @@
+"""The demo on its default synthetic data: the model finds the planted causes and the leak.
+
+These tests train both modes on 20,000 sessions once (a few minutes on two cores) and then only
+read what ``eventlift demo`` wrote, exactly as a user would.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from eventlift.cli import app
+from eventlift.demo import run_demo
+
+pytestmark = pytest.mark.slow
+FUNNEL = {"action_add_item", "cart_page_load", "checkout_page_load"}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    result = CliRunner().invoke(app, ["demo", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "demo_summary.json").read_text())
+    return out, result.output, summary
+
+
+def table(out, name, mode):
+    return pd.read_csv(out / "outputs" / f"{name}_{mode}.csv")
+
+
+def run_summary(out, mode):
+    return json.loads((out / "outputs" / f"run_summary_{mode}.json").read_text())
+
+
+def test_no_funnel_auc_is_near_the_oracle_and_beats_the_logistic_baseline(demo):
+    out, _, summary = demo
+    metrics = run_summary(out, "no_funnel")
+    oracle = summary["oracle_auc"]
+    assert 0.70 <= oracle <= 0.76
+    assert metrics["metrics"]["test_auc"] >= oracle - 0.03
+    assert metrics["metrics"]["test_auc"] >= metrics["baselines"]["logistic"]["test_auc"]
+
+
+def test_with_funnel_leaks_and_funnel_events_take_the_top_lift(demo):
+    out, _, _ = demo
+    assert run_summary(out, "with_funnel")["metrics"]["test_auc"] >= 0.95
+    events = table(out, "event_type_attribution", "with_funnel")
+    top = events.sort_values("lift", ascending=False)["event"].head(3)
+    assert set(top) == FUNNEL
+
+
+def test_lift_recovers_the_planted_causes(demo):
+    out, _, summary = demo
+    recovery = summary["recovery"]["no_funnel"]
+    assert recovery["event_spearman"] >= 0.8
+    assert recovery["best_store_rank"] is not None and recovery["best_store_rank"] <= 5
+    positions = table(out, "position_attribution", "no_funnel").dropna(subset=["lift"])
+    assert positions.loc[positions["lift"].idxmax(), "position_bucket"] == "1-5"
+
+
+def test_leakage_detector_names_the_funnel_events_only_with_funnel(demo):
+    out, _, _ = demo
+    assert {f["event"] for f in run_summary(out, "with_funnel")["leakage"]} == FUNNEL
+    assert run_summary(out, "no_funnel")["leakage"] == []
+
+
+def test_demo_writes_every_output_and_the_truth(demo):
+    out, output, _ = demo
+    for mode in ("no_funnel", "with_funnel"):
+        for name in (
+            "gradient_attribution",
+            "event_type_attribution",
+            "position_attribution",
+            "store_attribution",
+            "event_position_attribution",
+        ):
+            assert (out / "outputs" / f"{name}_{mode}.csv").stat().st_size > 100
+        assert (out / "outputs" / f"best_transformer_{mode}.safetensors").is_file()
+        assert (out / "plots" / f"attention_attribution_analysis_{mode}.png").is_file()
+    truth = json.loads((out / "data" / "ground_truth.json").read_text())
+    for key in (
+        "event_effects",
+        "position_effect",
+        "store_effects",
+        "oracle_auc",
+        "funnel_events",
+        "conversion_event",
+    ):
+        assert key in truth
+    assert (out / "data" / "synthetic_events.parquet").is_file()
+    assert "oracle AUC" in output and "no_funnel" in output and "with_funnel" in output
+
+
+def test_two_runs_with_the_same_seed_give_identical_tables(tmp_path):
+    overrides = {"train": {"epochs": 2}, "attribution": {"bootstrap": 50}}
+    for name in ("a", "b"):
+        run_demo(tmp_path / name, n_sessions=2000, seed=3, config_overrides=overrides)
+    files = sorted(
+        p.relative_to(tmp_path / "a") for p in (tmp_path / "a" / "outputs").glob("*.csv")
+    )
+    assert len(files) == 12
+    for relative in files:
+        assert (tmp_path / "a" / relative).read_bytes() == (tmp_path / "b" / relative).read_bytes()
