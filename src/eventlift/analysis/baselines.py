@@ -20,8 +20,9 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from eventlift.analysis.frames import require_columns, session_labels
 from eventlift.data.schema import SPLITS
-from eventlift.exceptions import DataError, LabelError, MissingColumnError, format_rows
+from eventlift.exceptions import DataError, format_rows
 
 __all__ = ["fit_baselines"]
 
@@ -64,8 +65,8 @@ def fit_baselines(
     LabelError
         ``converted`` holds missing values.
     """
-    _require_columns(events, EVENT_COLUMNS, "events")
-    _require_columns(sessions, SESSION_COLUMNS, "sessions")
+    require_columns(events, EVENT_COLUMNS, "events")
+    require_columns(sessions, SESSION_COLUMNS, "sessions")
     labels, splits = _session_labels(sessions)
     nan_result = dict.fromkeys(METRIC_KEYS, float("nan"))
     train = splits == "train"
@@ -92,31 +93,9 @@ def fit_baselines(
     return result
 
 
-def _require_columns(frame: pd.DataFrame, required: tuple[str, ...], name: str) -> None:
-    """Raise when ``frame`` lacks one of ``required``, naming the frame and what it holds."""
-    missing = [column for column in required if column not in frame.columns]
-    if missing:
-        raise MissingColumnError(
-            f"The {name} frame lacks column(s) {missing}; it needs {list(required)} and holds "
-            f"{list(frame.columns)}. Pass the {name} produced by the sessions stage."
-        )
-
-
 def _session_labels(sessions: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Validate ``sessions`` and return its labels ``(S,)`` bool and split names ``(S,)``."""
-    duplicated = sessions["session_id"].duplicated(keep=False)
-    if duplicated.any():
-        raise DataError(
-            f"The sessions frame holds {int(duplicated.sum())} rows with a repeated session_id; "
-            "each session must appear once. First ones:\n"
-            + format_rows(sessions.loc[duplicated, ["session_id"]].to_dict("records"))
-        )
-    if sessions["converted"].isna().any():
-        rows = sessions.loc[sessions["converted"].isna(), ["session_id", "converted"]]
-        raise LabelError(
-            f"The sessions frame has {len(rows)} sessions without a converted label; every "
-            "session needs True or False. First ones:\n" + format_rows(rows.to_dict("records"))
-        )
+    labels = session_labels(sessions)  # (S,)
     unknown = ~sessions["split"].isin(SPLITS)
     if unknown.any():
         rows = sessions.loc[unknown, ["session_id", "split"]]
@@ -124,7 +103,6 @@ def _session_labels(sessions: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
             f"The sessions frame has {len(rows)} sessions with an unknown split; allowed splits "
             f"are {list(SPLITS)}. First ones:\n" + format_rows(rows.to_dict("records"))
         )
-    labels = sessions["converted"].to_numpy().astype(bool)  # (S,)
     splits = sessions["split"].to_numpy(dtype=object)  # (S,)
     return labels, splits
 

@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from eventlift.exceptions import ConfigError, DataError, LabelError, MissingColumnError, format_rows
+from eventlift.analysis.frames import require_columns, session_labels
+from eventlift.exceptions import ConfigError
 
 __all__ = ["LeakFinding", "detect_leaks", "single_event_aucs"]
 
@@ -94,9 +95,9 @@ def single_event_aucs(events: pd.DataFrame, sessions: pd.DataFrame) -> pd.DataFr
 
 def _score_events(events: pd.DataFrame, sessions: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     """Validate the frames; return the table of :func:`single_event_aucs` and ``(S,)`` labels."""
-    _require_columns(events, ("session_id", "event"), "events")
-    _require_columns(sessions, ("session_id", "converted"), "sessions")
-    labels = _labels(sessions)  # (S,)
+    require_columns(events, ("session_id", "event"), "events")
+    require_columns(sessions, ("session_id", "converted"), "sessions")
+    labels = session_labels(sessions)  # (S,)
     n_rows = len(labels)
 
     rows = pd.Index(sessions["session_id"]).get_indexer(events["session_id"])  # (E,) -1: absent
@@ -243,32 +244,3 @@ def _percent(share: float) -> str:
     """``0.912`` -> ``"91 %"``; shares below 1 % keep a decimal so that they do not read 0."""
     value = 100.0 * share
     return f"{value:.1f} %" if 0.0 < value < 1.0 else f"{value:.0f} %"
-
-
-def _require_columns(frame: pd.DataFrame, required: tuple[str, ...], name: str) -> None:
-    """Raise when ``frame`` lacks one of ``required``, naming the frame and what it holds."""
-    missing = [column for column in required if column not in frame.columns]
-    if missing:
-        raise MissingColumnError(
-            f"The {name} frame lacks column(s) {missing}; it needs {list(required)} and holds "
-            f"{list(frame.columns)}. Pass the {name} produced by the sessions stage."
-        )
-
-
-def _labels(sessions: pd.DataFrame) -> np.ndarray:
-    """Validate ``sessions`` (unique ids, no missing label) and return ``(S,)`` bool labels."""
-    duplicated = sessions["session_id"].duplicated(keep=False)
-    if duplicated.any():
-        raise DataError(
-            f"The sessions frame holds {int(duplicated.sum())} rows with a repeated session_id; "
-            "each session must appear once. First ones:\n"
-            + format_rows(sessions.loc[duplicated, ["session_id"]].to_dict("records"))
-        )
-    missing = sessions["converted"].isna()
-    if missing.any():
-        rows = sessions.loc[missing, ["session_id", "converted"]]
-        raise LabelError(
-            f"The sessions frame has {len(rows)} sessions without a converted label; every "
-            "session needs True or False. First ones:\n" + format_rows(rows.to_dict("records"))
-        )
-    return sessions["converted"].to_numpy().astype(bool)
