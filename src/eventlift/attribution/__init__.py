@@ -1,28 +1,53 @@
-"""Per-event attribution methods, selectable by name, and the batched runner over sessions."""
+"""Per-event attribution methods, selectable by name, the batched runner over sessions, and the
+faithfulness scorecard that checks a method's ranking against the model."""
 
 from __future__ import annotations
 
+from eventlift.attribution.attention import AttentionRollout, AttentionWeights
 from eventlift.attribution.base import Attributor
+from eventlift.attribution.faithfulness import (
+    FaithfulnessReport,
+    event_type_removal,
+    faithfulness,
+)
 from eventlift.attribution.grad_x_input import GradientXInput
+from eventlift.attribution.integrated_gradients import IntegratedGradients
+from eventlift.attribution.occlusion import Occlusion
 from eventlift.attribution.runner import AttributionResult, attribute_sessions, normalise_scores
 from eventlift.exceptions import ConfigError
 from eventlift.model.transformer import EventTransformer
 
 __all__ = [
     "METHODS",
+    "AttentionRollout",
+    "AttentionWeights",
     "AttributionResult",
     "Attributor",
+    "FaithfulnessReport",
     "GradientXInput",
+    "IntegratedGradients",
+    "Occlusion",
     "attribute_sessions",
+    "event_type_removal",
+    "faithfulness",
     "get_attributor",
     "normalise_scores",
 ]
 
-METHODS: dict[str, type[Attributor]] = {GradientXInput.name: GradientXInput}
+METHODS: dict[str, type[Attributor]] = {
+    method.name: method
+    for method in (
+        GradientXInput,
+        IntegratedGradients,
+        AttentionWeights,
+        AttentionRollout,
+        Occlusion,
+    )
+}
 
 
 def get_attributor(name: str, model: EventTransformer) -> Attributor:
-    """The attribution method called ``name``, bound to ``model``."""
+    """The attribution method called ``name``, bound to ``model``, with its default settings."""
     if name not in METHODS:
         raise ConfigError(
             f"[attribution] method: unknown method {name!r}; available: {', '.join(METHODS)}."
