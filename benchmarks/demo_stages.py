@@ -1,6 +1,6 @@
 """Time the demo end to end and per stage; prints a table.
 
-    python benchmarks/demo_stages.py [--sessions 20000] [--seed 0]
+    python benchmarks/demo_stages.py [--sessions 30000] [--seed 0]
 
 Each stage's wall time comes from the run summaries; the total includes data generation.
 """
@@ -18,7 +18,7 @@ from eventlift.demo import run_demo
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--sessions", type=int, default=20_000)
+    parser.add_argument("--sessions", type=int, default=30_000)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as out:

@@ -1,6 +1,6 @@
 """The demo on its default synthetic data: the model finds the planted causes and the leak.
 
-These tests train both modes on 20,000 sessions once (a few minutes on two cores) and then only
+These tests train both modes on 30,000 sessions once (a few minutes on two cores) and then only
 read what ``eventlift demo`` wrote, exactly as a user would.
 """
 

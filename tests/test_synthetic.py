@@ -63,22 +63,31 @@ def _presence_auc(events: pd.DataFrame, truth: GroundTruth) -> dict[str, float]:
     return aucs
 
 
-def _share_lifts(truth: GroundTruth, by: str | pd.Series) -> pd.Series:
-    """Lift of normalised true contributions, |c_i| / sum_j |c_j| over the first 50 events."""
+def _share_lifts(truth: GroundTruth, by: str | pd.Series, per_session: bool) -> pd.Series:
+    """Lift of normalised true contributions, |c_i| / sum_j |c_j| over the first 50 events.
+
+    As in the product's tables: with ``per_session`` each side's mean is the share of session
+    attribution a group takes (0 where absent), otherwise the mean over the group's events.
+    """
     c = truth.contributions[truth.contributions["position"] <= 50].copy()
     c["abs"] = c["contribution"].abs()
     total = c.groupby("session_id")["abs"].transform("sum")
     size = c.groupby("session_id")["abs"].transform("size")
     c["share"] = np.where(total > 0, c["abs"] / total.where(total > 0, 1.0), 1.0 / size)
-    c["converted"] = c["session_id"].map(truth.sessions.set_index("session_id")["converted"])
+    labels = truth.sessions.set_index("session_id")["converted"]
+    c["converted"] = c["session_id"].map(labels)
     key = c[by] if isinstance(by, str) else by.loc[c.index]
-    means = c.groupby([key, "converted"], observed=True)["share"].mean().unstack()
+    if per_session:
+        shares = c.groupby(["session_id", key], observed=True)["share"].sum().unstack(fill_value=0)
+        means = shares.groupby(labels.reindex(shares.index)).mean().T
+    else:
+        means = c.groupby([key, "converted"], observed=True)["share"].mean().unstack()
     return (means[True] - means[False]).dropna()
 
 
 def test_default_log_converts_realistically(default_log):
     _, truth = default_log
-    assert len(truth.sessions) == 20_000
+    assert len(truth.sessions) == 30_000
     assert 0.10 <= truth.sessions["converted"].mean() <= 0.20
     assert 0.70 <= truth.oracle_auc() <= 0.75
 
@@ -95,7 +104,7 @@ def test_funnel_events_leak_and_browsing_events_do_not(default_log):
 
 def test_share_lifts_recover_planted_event_effects(default_log):
     _, truth = default_log
-    lifts = _share_lifts(truth, "event")
+    lifts = _share_lifts(truth, "event", per_session=True)
     planted = pd.Series(truth.event_effects)[lifts.index]
     assert len(lifts) == 12
     assert spearmanr(lifts, planted).statistic >= 0.9
@@ -105,7 +114,7 @@ def test_share_lifts_favour_early_positions(default_log):
     _, truth = default_log
     positions = truth.contributions["position"]
     buckets = pd.cut(positions, [0, 5, 10, 20, 50], labels=["1-5", "6-10", "11-20", "21-50"])
-    lifts = _share_lifts(truth, buckets)
+    lifts = _share_lifts(truth, buckets, per_session=True)
     assert lifts.idxmax() == "1-5"
 
 
@@ -115,7 +124,7 @@ def test_share_lifts_put_the_best_store_in_the_top_five(default_log):
     converted = c["session_id"].map(truth.sessions.set_index("session_id")["converted"])
     support = pd.crosstab(c["store_id"], converted)
     supported = support[(support[True] >= 20) & (support[False] >= 20)].index
-    lifts = _share_lifts(truth, "store_id").reindex(supported).sort_values(ascending=False)
+    lifts = _share_lifts(truth, "store_id", per_session=False).reindex(supported).sort_values(ascending=False)
     assert truth.best_store in lifts.index[:5]
     assert truth.store_effects[truth.best_store] == max(truth.store_effects.values())
 

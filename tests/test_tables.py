@@ -73,9 +73,10 @@ def test_event_type_table_known_answers():
     assert table["event"].tolist() == ["click", "view", "search"]  # by lift, NaN last
     assert table["n_events"].tolist() == [3, 4, 1]
     assert table["n_sessions"].tolist() == [3, 3, 1]
-    assert table["attr_converted"].tolist() == _approx([0.5, 1 / 3, NAN])
-    assert table["attr_not_converted"].tolist() == _approx([0.4, 0.6, 1.0])
-    assert table["lift"].tolist() == _approx([0.1, 1 / 3 - 0.6, NAN])
+    # shares of session attribution: sums over each side's sessions / its 2 sessions
+    assert table["attr_converted"].tolist() == _approx([0.5, 0.5, 0.0])
+    assert table["attr_not_converted"].tolist() == _approx([0.2, 0.3, 0.5])
+    assert table["lift"].tolist() == _approx([0.3, 0.2, -0.5])
     # attribution * session_length: click (1.5, 0.75 | 0.8), view (0.5, 1.5, 0.75 | 1.2).
     assert table["lift_length_adjusted"].tolist() == _approx([1.125 - 0.8, 2.75 / 3 - 1.2, NAN])
     assert table["attr_signed_mean"].tolist() == _approx([0.3, -0.1 / 4, 0.4])
@@ -101,9 +102,9 @@ def test_position_table_lists_every_bucket_in_order():
     assert table["position_bucket"].tolist() == ["1", "2-3", "4+"]
     assert table["n_events"].tolist() == [4, 4, 0]
     assert table["n_sessions"].tolist() == [4, 3, 0]
-    assert table["attr_converted"].tolist() == _approx([0.625, 0.25, NAN])
-    assert table["attr_not_converted"].tolist() == _approx([0.8, 0.4, NAN])
-    assert table["lift"].tolist() == _approx([-0.175, -0.15, NAN])
+    assert table["attr_converted"].tolist() == _approx([0.625, 0.375, NAN])
+    assert table["attr_not_converted"].tolist() == _approx([0.8, 0.2, NAN])
+    assert table["lift"].tolist() == _approx([-0.175, 0.175, NAN])
     assert table["lift_length_adjusted"].tolist() == _approx([1.5 - 1.1, 2 / 3 - 0.8, NAN])
     assert table["low_support"].tolist() == [False, False, True]
 
@@ -323,19 +324,19 @@ def test_tables_share_the_same_resamples():
 
 
 def test_interval_is_nan_when_most_resamples_lack_a_side():
-    # 20 sessions; "rare" sits in one converted and one non-converted session, so a resample holds
-    # both sides less than half the time, while "pair" (two sessions per side) mostly has both.
+    # 20 sessions; store "rare" sits in one converted and one non-converted session, so a
+    # resample holds both sides less than half the time, while "pair" (two sessions per side)
+    # mostly has both. Store lifts are means over the store's events.
     rows = []
     for index in range(20):
         converted = index % 2 == 0
-        event = "rare" if index < 2 else "pair" if index < 6 else "other"
-        rows += [(f"s{index}", converted, event, None, None, 0.5, 0.0)]
+        store = "rare" if index < 2 else "pair" if index < 6 else None
+        rows += [(f"s{index}", converted, "view", store, None, 0.5, 0.0)]
         rows += [(f"s{index}", converted, "other", None, None, 0.5, 0.0)]
     events = _frame(rows)
-    events.loc[events["event"] != "other", "attribution"] = np.where(
-        events.loc[events["event"] != "other", "converted"], 0.7, 0.3
-    )
-    table = attribution_tables(events, bootstrap=400, seed=0)["event_type"].set_index("event")
+    stored = events["store_id"].notna()
+    events.loc[stored, "attribution"] = np.where(events.loc[stored, "converted"], 0.7, 0.3)
+    table = attribution_tables(events, bootstrap=400, seed=0)["store"].set_index("store_id")
     assert table.loc["rare", "lift"] == pytest.approx(0.4)
     assert np.isnan(table.loc["rare", ["lift_ci_low", "lift_ci_high"]].astype(float)).all()
     assert table.loc["pair", "lift_ci_low"] == pytest.approx(0.4)

@@ -12,6 +12,8 @@ from rich.console import Console
 
 from eventlift.exceptions import EventliftError
 
+DEFAULT_SESSIONS = 30_000  # SyntheticSpec's default, repeated so that --help imports nothing heavy
+
 app = typer.Typer(
     help="Which steps of a user's session drive conversion? Train a Transformer on session "
     "events, explain every prediction event by event, and roll the scores up into tables.",
@@ -31,7 +33,7 @@ def _fail(error: EventliftError) -> None:
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("eventlift-demo"),
-    sessions: Annotated[int, typer.Option(help="Number of synthetic sessions.")] = 20_000,
+    sessions: Annotated[int, typer.Option(help="Number of synthetic sessions.")] = DEFAULT_SESSIONS,
     seed: Annotated[int, typer.Option(help="Seed for data, splits and training.")] = 0,
     epochs: Annotated[Optional[int], typer.Option(help="Maximum training epochs.")] = None,  # noqa: UP045
 ) -> None:

@@ -23,8 +23,6 @@ from eventlift.sinks.atomic import write_json, write_parquet
 
 __all__ = ["DemoResult", "demo_config", "run_demo"]
 
-DEFAULT_SESSIONS = 20_000
-
 
 @dataclass
 class DemoResult:
@@ -78,15 +76,17 @@ def demo_config(out_dir: str | Path, *, seed: int = 0, **sections: dict[str, Any
 def run_demo(
     out_dir: str | Path = "eventlift-demo",
     *,
-    n_sessions: int = DEFAULT_SESSIONS,
+    n_sessions: int | None = None,
     seed: int = 0,
     config_overrides: dict[str, dict[str, Any]] | None = None,
     progress: Progress = NO_PROGRESS,
 ) -> DemoResult:
-    """Generate ``n_sessions`` synthetic sessions, run both modes and score the recovery."""
+    """Generate ``n_sessions`` synthetic sessions (default: the generator's, 30,000), run both
+    modes and score the recovery."""
     out_dir = Path(out_dir)
     config = demo_config(out_dir, seed=seed, **(config_overrides or {}))
-    events, truth = generate_events(n_sessions=n_sessions, seed=seed)
+    overrides = {"n_sessions": n_sessions} if n_sessions else {}
+    events, truth = generate_events(seed=seed, **overrides)
     write_parquet(events, config.input.path)
     frame = read_events(events, config)
     results = {}

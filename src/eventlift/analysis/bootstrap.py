@@ -78,7 +78,10 @@ class SessionBootstrap:
             yield counts.reshape(rows, n_sessions).astype(np.float64)  # (b, S)
 
     def lift_intervals(
-        self, groupings: Sequence[tuple[np.ndarray, int]], values: np.ndarray
+        self,
+        groupings: Sequence[tuple[np.ndarray, int]],
+        values: np.ndarray,
+        per_session: Sequence[bool] | None = None,
     ) -> list[tuple[np.ndarray, np.ndarray]]:
         """Percentile interval of each group's lift of ``values``, for several groupings at once.
 
@@ -91,6 +94,9 @@ class SessionBootstrap:
             (negative to leave the event out), ``G`` the number of groups.
         values
             ``(E,)`` per-event score whose converted-minus-not mean is the lift.
+        per_session
+            Per grouping: divide each side's sums by the side's number of (resampled) sessions
+            (a share of session attribution) instead of by the group's number of events.
 
         Returns
         -------
@@ -102,17 +108,22 @@ class SessionBootstrap:
         if self.n_resamples <= 0 or self.n_sessions == 0:
             return [(np.full(size, np.nan), np.full(size, np.nan)) for _, size in groupings]
         values = np.asarray(values, dtype=float)
+        per_session = per_session or [False] * len(groupings)
         sums = [self._group_sums(np.asarray(codes), size, values) for codes, size in groupings]
         lifts = [np.empty((self.n_resamples, size)) for _, size in groupings]  # each (B, G)
         start = 0
         for weights in self.weight_blocks():  # (b, S)
             stop = start + weights.shape[0]
-            for matrix, lift in zip(sums, lifts, strict=True):
+            sessions_conv = (weights @ self.session_converted)[:, None]  # (b, 1)
+            sessions_not = (weights @ ~self.session_converted)[:, None]  # (b, 1)
+            for matrix, lift, by_session in zip(sums, lifts, per_session, strict=True):
                 if isinstance(matrix, np.ndarray):
                     totals = weights @ matrix  # (b, 4G)
                 else:
                     totals = np.asarray(matrix @ weights.T).T  # (b, 4G)
                 attr_conv, count_conv, attr_not, count_not = np.split(totals, 4, axis=1)
+                if by_session:
+                    count_conv, count_not = sessions_conv, sessions_not
                 with np.errstate(divide="ignore", invalid="ignore"):
                     lift[start:stop] = attr_conv / count_conv - attr_not / count_not  # (b, G)
             start = stop

@@ -1,9 +1,18 @@
 """The attribution tables: event type, position, store, event at position (DESIGN §6, §8).
 
-Each table groups the events of the attributed sessions and compares the mean normalised
-attribution of a group's events in converted sessions with the same mean in non-converted ones:
-``lift = attr_converted - attr_not_converted`` (event-weighted means). Because normalised scores
-shrink as sessions grow, every table also carries ``lift_length_adjusted``, the same lift of
+Each table compares converted with non-converted sessions: ``lift = attr_converted -
+attr_not_converted``. Two kinds of mean are used, each where it answers the analyst's question:
+
+- **event type and position**: the *share of a session's attribution* that the group takes,
+  averaged over the side's sessions (0 where a session has no such event). "Converted sessions
+  give 18 % of their attribution to store_page_load, others 9 %: lift +0.09." This counts both
+  how often the group occurs and how much it weighs when it does, so a funnel step that appears
+  almost only before conversions takes the top lift, as it should.
+- **store and event at position**: the mean attribution of the group's *events* ("McDonald's
+  events average 0.42"), as a store or a (position, event) cell is one event in most sessions.
+
+Because normalised scores shrink as sessions grow, every table also carries
+``lift_length_adjusted``: the converted-minus-not mean over the group's events of
 ``attribution * session_length`` (1 means a uniform share of the session). Every row keeps its
 support; rows with fewer than ``min_support`` events on either side are flagged ``low_support``,
 never dropped. The event-type, position and store tables carry a 95 % percentile bootstrap interval
@@ -160,6 +169,7 @@ def attribution_tables(
     event_ci, bucket_ci, store_ci = boot.lift_intervals(
         [(event_codes, len(event_names)), (bucket, len(labels)), (store_codes, len(store_ids))],
         ev.attribution,
+        per_session=[True, True, False],
     )
     return {
         "event_type": _event_type_table(ev, event_codes, event_names, event_ci, min_support),
@@ -222,12 +232,14 @@ def _prepare(events: pd.DataFrame) -> _Events:
 
 
 def _group_stats(
-    ev: _Events, codes: np.ndarray, n_groups: int, min_support: int
+    ev: _Events, codes: np.ndarray, n_groups: int, min_support: int, per_session: bool = False
 ) -> dict[str, np.ndarray]:
     """Support, side means and lifts of ``G`` groups.
 
-    ``codes`` is the ``(E,)`` group of each event, negative to leave it out. Every returned array
-    has shape ``(G,)``.
+    ``codes`` is the ``(E,)`` group of each event, negative to leave it out. With
+    ``per_session`` the side means are shares of session attribution (sums over the side's
+    sessions divided by its number of sessions); otherwise means over the group's events.
+    Every returned array has shape ``(G,)``.
     """
     keep = codes >= 0
     groups = codes[keep]  # (E',)
@@ -241,8 +253,18 @@ def _group_stats(
             return np.where(counts > 0, sums / counts, np.nan)
 
     n_events = n_conv + n_not
-    attr_conv = side_mean(ev.attribution, conv, n_conv)
-    attr_not = side_mean(ev.attribution, ~conv, n_not)
+    if per_session:
+        sessions_conv = np.full(n_groups, ev.session_converted.sum())
+        sessions_not = np.full(n_groups, (~ev.session_converted).sum())
+        attr_conv = side_mean(ev.attribution, conv, sessions_conv)
+        attr_not = side_mean(ev.attribution, ~conv, sessions_not)
+        attr_all = side_mean(ev.attribution, np.ones_like(conv), sessions_conv + sessions_not)
+        empty = n_events == 0  # a group without events has no share to report
+        attr_conv[empty], attr_not[empty], attr_all[empty] = np.nan, np.nan, np.nan
+    else:
+        attr_conv = side_mean(ev.attribution, conv, n_conv)
+        attr_not = side_mean(ev.attribution, ~conv, n_not)
+        attr_all = side_mean(ev.attribution, np.ones_like(conv), n_events)
     # Distinct (session, group) pairs give the sessions that touched each group.
     width = max(n_groups, 1)
     pairs = np.sort(ev.session[keep] * width + groups)  # (E',)
@@ -255,7 +277,7 @@ def _group_stats(
     return {
         "n_events": n_events.astype(np.int64),
         "n_sessions": n_sessions.astype(np.int64),
-        "attr_mean": side_mean(ev.attribution, np.ones_like(conv), n_events),
+        "attr_mean": attr_all,
         "attr_converted": attr_conv,
         "attr_not_converted": attr_not,
         "lift": attr_conv - attr_not,
@@ -295,7 +317,7 @@ def _sorted_by_lift(table: pd.DataFrame, key: str, columns: Sequence[str]) -> pd
 def _event_type_table(
     ev: _Events, codes: np.ndarray, uniques: pd.Index, ci: _Interval, min_support: int
 ) -> pd.DataFrame:
-    table = pd.DataFrame(_group_stats(ev, codes, len(uniques), min_support))
+    table = pd.DataFrame(_group_stats(ev, codes, len(uniques), min_support, per_session=True))
     table["lift_ci_low"], table["lift_ci_high"] = ci
     table["event"] = uniques
     table["event_category"] = _most_frequent(
@@ -307,7 +329,7 @@ def _event_type_table(
 def _position_table(
     ev: _Events, bucket: np.ndarray, labels: list[str], ci: _Interval, min_support: int
 ) -> pd.DataFrame:
-    table = pd.DataFrame(_group_stats(ev, bucket, len(labels), min_support))
+    table = pd.DataFrame(_group_stats(ev, bucket, len(labels), min_support, per_session=True))
     table["lift_ci_low"], table["lift_ci_high"] = ci
     table["position_bucket"] = labels
     return table.loc[:, list(POSITION_COLUMNS)]

@@ -104,7 +104,7 @@ class SyntheticSpec:
     are 1-based among the browsing (non-funnel) events.
     """
 
-    n_sessions: int = 20_000  # sessions in the log
+    n_sessions: int = 30_000  # sessions in the log
     seed: int = 0  # one generator, seeded here, draws everything
     # users and time
     sessions_per_user: float = 3.0  # mean sessions per user (1 + Poisson)
@@ -123,12 +123,12 @@ class SyntheticSpec:
     # stores
     n_stores: int = 300
     store_zipf_exponent: float = 1.0  # popularity of the k-th most popular store ~ k ** -exponent
-    store_effect_sd: float = 0.1  # most stores: normal effects, clipped at two sd
+    store_effect_sd: float = 0.05  # most stores: normal effects, clipped at two sd
     n_strong_stores: int = 8  # a handful of popular stores with large effects of either sign
     strong_store_effect: float = 0.6  # their magnitude is drawn between 0.6 and 1 times this
     best_store_effect: float = 2.5  # one popular store is clearly the best
     strong_store_max_rank: int = 40  # strong stores are this popular or more
-    best_store_rank: int = 15  # popularity rank of the best store (1 = most popular)
+    best_store_rank: int = 8  # popularity rank of the best store (1 = most popular)
     p_click_seen_card: float = 0.9  # a card click is on the card viewed last
     p_page_follows_click: float = 0.6  # a store page load is of the store clicked last
     # conversion
