@@ -28,8 +28,20 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
         ({"model": {"d_model": 30, "n_heads": 4}}, r"divisible by n_heads"),
         ({"input": {"query": "SELECT 1"}}, r"`query` needs `database`"),
     ],
-    ids=["section", "key", "int", "bool-as-int", "float", "literal", "list", "fractions", "mode",
-         "buckets", "heads", "query"],
+    ids=[
+        "section",
+        "key",
+        "int",
+        "bool-as-int",
+        "float",
+        "literal",
+        "list",
+        "fractions",
+        "mode",
+        "buckets",
+        "heads",
+        "query",
+    ],
 )
 def test_invalid_config_is_rejected_with_a_clear_message(data, message):
     with pytest.raises(ConfigError, match=message):

@@ -124,7 +124,11 @@ def test_share_lifts_put_the_best_store_in_the_top_five(default_log):
     converted = c["session_id"].map(truth.sessions.set_index("session_id")["converted"])
     support = pd.crosstab(c["store_id"], converted)
     supported = support[(support[True] >= 20) & (support[False] >= 20)].index
-    lifts = _share_lifts(truth, "store_id", per_session=False).reindex(supported).sort_values(ascending=False)
+    lifts = (
+        _share_lifts(truth, "store_id", per_session=False)
+        .reindex(supported)
+        .sort_values(ascending=False)
+    )
     assert truth.best_store in lifts.index[:5]
     assert truth.store_effects[truth.best_store] == max(truth.store_effects.values())
 

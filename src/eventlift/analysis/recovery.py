@@ -46,9 +46,7 @@ def recovery_scores(
         spearman = float(spearmanr(rows["lift"].astype(float), planted).statistic)
     stores = tables["store"]
     enough = ~stores["low_support"].astype(bool) & (stores["n_events"] >= store_min_events)
-    supported = stores[enough].sort_values(
-        "lift", ascending=False, kind="stable"
-    )
+    supported = stores[enough].sort_values("lift", ascending=False, kind="stable")
     ranked = supported["store_id"].astype(str).tolist()
     best_rank = ranked.index(truth.best_store) + 1 if truth.best_store in ranked else None
     positions = tables["position"].dropna(subset=["lift"])
