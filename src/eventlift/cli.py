@@ -54,6 +54,8 @@ def demo(
     except EventliftError as error:
         _fail(error)
     output.print(demo_table(result))
+    for row in result.summary_rows():
+        output.print(f"Top 5 events by lift, {row['mode']}: {', '.join(row['top_events'])}")
     recovery = result.recovery.get("no_funnel")
     if recovery:
         output.print(

@@ -37,7 +37,7 @@ class RichProgress:
             yield lambda n=1: bar.advance(task_id, n)
 
     def note(self, message: str) -> None:
-        self.console.log(message)
+        self.console.print(f"[dim]{message}[/]", highlight=False)
 
 
 def _number(value: object) -> str:
@@ -72,12 +72,11 @@ def run_table(result: RunResult, top_n: int = 5) -> Table:
 
 
 def demo_table(demo: DemoResult) -> Table:
-    """AUC per mode beside the oracle and the baselines, and the top five events by lift."""
+    """AUC per mode beside the oracle and the baselines."""
     table = Table(title="eventlift demo", show_header=True)
     table.add_column("mode")
-    for column in ("test AUC", "oracle AUC", "logistic", "LightGBM"):
+    for column in ("test AUC", "oracle AUC", "logistic", "LightGBM", "best epoch"):
         table.add_column(column, justify="right")
-    table.add_column("top 5 events by lift")
     for row in demo.summary_rows():
         table.add_row(
             row["mode"],
@@ -85,6 +84,6 @@ def demo_table(demo: DemoResult) -> Table:
             _number(row["oracle_auc"]),
             _number(row["logistic_auc"]),
             _number(row["lightgbm_auc"]),
-            ", ".join(row["top_events"]),
+            str(row["best_epoch"]),
         )
     return table

@@ -204,9 +204,7 @@ def detect_leaks(
         if flagged[index]
     ]
     for finding in findings:
-        logger.warning(
-            "Likely leak: %s is %s. Fix: %s.", finding.event, finding.reason, finding.fix
-        )
+        logger.info("Likely leak: %s is %s. Fix: %s.", finding.event, finding.reason, finding.fix)
     return findings
 
 
