@@ -1,12 +1,9 @@
-"""Shared fixtures: tiny hand-made logs with known answers, and the small-model config."""
+"""Shared test helpers: tiny hand-made logs with known answers."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
-
-from eventlift.config import Config
 
 
 def make_events(rows: list[tuple], start: str = "2024-01-01") -> pd.DataFrame:
@@ -30,25 +27,6 @@ def make_events(rows: list[tuple], start: str = "2024-01-01") -> pd.DataFrame:
         "row_number",
     ]
     return frame[columns]
-
-
-@pytest.fixture
-def tiny_config() -> Config:
-    """A small, fast model; conversions are the event named "buy"."""
-    return Config.from_dict(
-        {
-            "columns": {
-                "user_id": "user_id",
-                "event_category": "event_category",
-                "store_id": "store_id",
-                "store_name": "store_name",
-            },
-            "sessions": {"conversion_events": ["buy"], "max_len": 12},
-            "model": {"d_model": 16, "n_heads": 2, "n_layers": 1, "d_ff": 32, "dropout": 0.0},
-            "train": {"epochs": 3, "batch_size": 64, "min_count": 1},
-            "attribution": {"bootstrap": 0, "min_support": 2},
-        }
-    )
 
 
 def random_log(n_sessions: int = 400, seed: int = 0, driver: str = "good") -> pd.DataFrame:

@@ -11,8 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from eventlift.analysis.recovery import recovery_scores
 from eventlift.config import MODES, Config
 from eventlift.data.readers import read_events
@@ -107,8 +105,3 @@ def run_demo(
     )
     return demo
 
-
-def top_events(result: RunResult, n: int = 5) -> pd.DataFrame:
-    """The ``n`` event types with the highest lift."""
-    table = result.tables["event_type"].sort_values("lift", ascending=False)
-    return table.head(n)[["event", "lift", "n_events", "low_support"]]
