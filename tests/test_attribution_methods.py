@@ -261,3 +261,16 @@ def test_internal_chunking_does_not_change_the_scores(encoded):
         chunked, _ = make(29).attribute(batch)
         at_once, _ = make(100_000).attribute(batch)
         np.testing.assert_allclose(chunked.numpy(), at_once.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_config_accepts_exactly_the_registered_methods():
+    import typing
+
+    from eventlift.attribution import METHODS
+    from eventlift.config import AttributionConfig, Config
+    from eventlift.exceptions import ConfigError
+
+    allowed = typing.get_args(typing.get_type_hints(AttributionConfig)["method"])
+    assert set(allowed) == set(METHODS)
+    with pytest.raises(ConfigError, match="method: expected one of 'grad_x_input'"):
+        Config.from_dict({"attribution": {"method": "shap"}})

@@ -19,8 +19,14 @@ def test_public_names():
 
 
 def test_errors_share_one_root_and_stay_value_errors():
-    for error in (eventlift.ConfigError, eventlift.DataError, eventlift.MissingColumnError,
-                  eventlift.EmptyInputError, eventlift.TimestampError, eventlift.LabelError):
+    for error in (
+        eventlift.ConfigError,
+        eventlift.DataError,
+        eventlift.MissingColumnError,
+        eventlift.EmptyInputError,
+        eventlift.TimestampError,
+        eventlift.LabelError,
+    ):
         assert issubclass(error, eventlift.EventliftError) and issubclass(error, ValueError)
 
 

@@ -71,7 +71,14 @@ def demo(
 def run(
     config: Annotated[Path, typer.Argument(help="TOML config file.", show_default=False)],
     mode: Annotated[
-        str, typer.Option(help="no_funnel, with_funnel, or both (default: [output] modes).")
+        str, typer.Option(help="no_funnel, with_funnel, or both (default: \\[output] modes).")
+    ] = "",
+    method: Annotated[
+        str,
+        typer.Option(
+            help="Attribution method: grad_x_input, integrated_gradients, attention, "
+            "attention_rollout or occlusion (default: \\[attribution] method)."
+        ),
     ] = "",
 ) -> None:
     """Run the pipeline on your own events as described by CONFIG."""
@@ -83,6 +90,8 @@ def run(
     started = time.perf_counter()
     try:
         settings = resolve_config(config)
+        if method:
+            settings = settings.replace(attribution={"method": method})
         if mode and mode not in (*MODES, "both"):
             raise EventliftError(f"--mode must be one of {', '.join(MODES)} or both, got {mode!r}.")
         modes = list(MODES) if mode == "both" else [mode] if mode else settings.output.modes

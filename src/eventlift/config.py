@@ -114,7 +114,9 @@ class TrainConfig:
 class AttributionConfig:
     """Per-event explanation and its roll-up (DESIGN §5-§6)."""
 
-    method: str = "grad_x_input"
+    method: Literal[
+        "grad_x_input", "integrated_gradients", "attention", "attention_rollout", "occlusion"
+    ] = "grad_x_input"
     split: Literal["test", "all"] = "test"
     position_buckets: list[int] = field(default_factory=lambda: [1, 6, 11, 21, 51])
     min_support: int = 20

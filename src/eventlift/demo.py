@@ -104,4 +104,3 @@ def run_demo(
         out_dir / "demo_summary.json",
     )
     return demo
-

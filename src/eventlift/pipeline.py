@@ -165,6 +165,7 @@ def run(
     config: Config | dict | str | Path | None = None,
     *,
     mode: str | None = None,
+    method: str | None = None,
     write: bool = True,
     progress: Progress = NO_PROGRESS,
 ) -> RunResult:
@@ -176,8 +177,11 @@ def run(
         ``[input]`` from the config.
     config : :class:`Config`, dict or TOML path.
     mode : ``"no_funnel"`` or ``"with_funnel"``; default the first of ``[output] modes``.
+    method : attribution method by name; default ``[attribution] method``.
     """
     config = resolve_config(config)
+    if method:
+        config = config.replace(attribution={"method": method})
     mode = mode or config.output.modes[0]
     if mode not in MODES:
         raise ConfigError(f"unknown mode {mode!r}; allowed: {', '.join(MODES)}.")
