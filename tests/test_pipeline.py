@@ -174,4 +174,49 @@ def test_write_false_leaves_no_files(tmp_path):
         "store",
         "event_position",
         "event_position_matrix",
+        "triangulation",
+        "rank_agreement",
+        "event_type_removal",
     }
+
+
+def test_trust_checks_are_reported(run_result):
+    result, out, _ = run_result
+    summary = json.loads((out / "outputs" / "run_summary_no_funnel.json").read_text())
+    faithfulness = summary["faithfulness"]
+    assert faithfulness["method"] == "grad_x_input"
+    assert len(faithfulness["deletion_curve"]) == len(faithfulness["fractions"]) == 11
+    assert isinstance(faithfulness["flagged"], bool)
+    assert summary["completeness_gap"] is None  # gradient x input has no baseline
+    tau = summary["triangulation"]["kendall_tau"]
+    assert tau["transformer_lift"]["transformer_lift"] == 1.0
+    assert set(tau) == {
+        "transformer_lift",
+        "first_touch",
+        "last_touch",
+        "linear",
+        "time_decay",
+        "position_based",
+        "markov_removal",
+    }
+    triangulation = pd.read_csv(out / "outputs" / "triangulation_no_funnel.csv")
+    events = set(result.tables["event_type"]["event"])
+    assert set(triangulation["event"]) <= events
+    # every converted test session hands out exactly one unit of linear credit
+    assert triangulation["linear"].sum() == pytest.approx(1.0)
+    removal = pd.read_csv(out / "outputs" / "event_type_removal_no_funnel.csv")
+    assert {"event", "mean_logit_drop"} <= set(removal.columns)
+
+
+def test_integrated_gradients_run_reports_a_small_completeness_gap():
+    config = {
+        "columns": {"user_id": "user_id", "store_id": "store_id"},
+        "sessions": {"conversion_events": ["buy"], "max_len": 12},
+        "model": {"d_model": 16, "n_heads": 2, "n_layers": 1, "d_ff": 16},
+        "train": {"epochs": 2, "min_count": 1},
+        "attribution": {"bootstrap": 0, "faithfulness_sessions": 0},
+    }
+    result = eventlift.run(random_log(200), config, method="integrated_gradients", write=False)
+    assert result.summary["attribution"]["method"] == "integrated_gradients"
+    assert 0 <= result.summary["completeness_gap"] < 0.02
+    assert "faithfulness" not in result.summary and "event_type_removal" not in result.tables

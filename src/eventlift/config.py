@@ -122,6 +122,7 @@ class AttributionConfig:
     min_support: int = 20
     bootstrap: int = 200
     batch_size: int = 512
+    faithfulness_sessions: int = 500  # sessions scored by deletion curves; 0 turns them off
 
 
 @dataclass(frozen=True)

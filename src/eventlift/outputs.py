@@ -40,6 +40,9 @@ TABLE_FILES = {
     "store": ("store_attribution", "store_attribution"),
     "event_position": ("event_position_attribution", "event_position_attribution"),
     "event_position_matrix": ("event_position_matrix", "event_position_matrix"),
+    "triangulation": ("triangulation", "triangulation"),
+    "rank_agreement": ("rank_agreement", "rank_agreement"),
+    "event_type_removal": ("event_type_removal", "event_type_removal"),
 }
 
 
@@ -71,7 +74,8 @@ def write_outputs(result: RunResult, config: Config) -> dict[str, Path]:
         },
     )
     files.update(model_weights=weights, model_config=meta)
-    for key, (stem, _) in TABLE_FILES.items():
+    written = {key: names for key, names in TABLE_FILES.items() if key in result.tables}
+    for key, (stem, _) in written.items():
         files[key] = write_csv(result.tables[key], root / "outputs" / f"{stem}_{mode}.csv")
     files["event_level_parquet"] = write_parquet(
         result.tables["event_level"], root / "outputs" / f"gradient_attribution_{mode}.parquet"
@@ -84,7 +88,7 @@ def write_outputs(result: RunResult, config: Config) -> dict[str, Path]:
     if database is not None:
         files["database"] = write_duckdb_tables(
             database,
-            {f"{table}_{mode}": result.tables[key] for key, (_, table) in TABLE_FILES.items()},
+            {f"{table}_{mode}": result.tables[key] for key, (_, table) in written.items()},
         )
     return files
 

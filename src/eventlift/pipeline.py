@@ -160,6 +160,45 @@ def _find_leaks(data: SessionData, sessions: pd.DataFrame, config: Config) -> li
     return findings
 
 
+def _trust_checks(
+    model: EventTransformer,
+    encoded: EncodedSessions,
+    data: SessionData,
+    sessions: pd.DataFrame,
+    scores: AttributionResult,
+    tables: dict[str, pd.DataFrame],
+    config: Config,
+) -> dict[str, Any]:
+    """Faithfulness scorecard and multi-touch triangulation of one run (DESIGN §5)."""
+    from eventlift.analysis.trust import faithfulness_scorecard, triangulation
+
+    split = config.attribution.split
+    chosen = sessions if split == "all" else sessions[sessions["split"] == split]
+    events = data.events[data.events["session_id"].isin(chosen["session_id"])]
+    credit, agreement = triangulation(events, chosen, tables["event_type"])
+    checks: dict[str, Any] = {
+        "tables": {
+            "triangulation": credit,
+            "rank_agreement": agreement.rename_axis("method").reset_index(),
+        },
+        "triangulation": {"kendall_tau": agreement.to_dict()},
+        "completeness_gap": scores.completeness_gap,
+    }
+    if config.attribution.faithfulness_sessions:
+        report, removal = faithfulness_scorecard(
+            model,
+            encoded,
+            scores.raw,
+            method=scores.method,
+            split=split,
+            sample=config.attribution.faithfulness_sessions,
+            seed=config.train.seed,
+        )
+        checks["faithfulness"] = report
+        checks["tables"]["event_type_removal"] = removal
+    return checks
+
+
 def run(
     events: pd.DataFrame | Any | None = None,
     config: Config | dict | str | Path | None = None,
@@ -259,6 +298,9 @@ def run_prepared(
             stores=stores,
         )
         tables = {"event_level": event_level, **tables}
+    with timer.stage("trust"):
+        trust = _trust_checks(model, encoded, data, labelled, scores, tables, config)
+        tables.update(trust.pop("tables"))
     result = RunResult(
         mode=mode,
         tables=tables,
@@ -272,6 +314,7 @@ def run_prepared(
         encoded=encoded,
     )
     result.summary = build_summary(result, config, training, timer.seconds)
+    result.summary.update(trust)
     if write:
         with timer.stage("write"):
             result.files = write_outputs(result, config)

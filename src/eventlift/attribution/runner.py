@@ -27,6 +27,7 @@ class AttributionResult:
     normalised: np.ndarray
     logits: np.ndarray
     method: str
+    completeness_gap: float | None = None  # mean |Σ scores − Δlogit| / mean |Δlogit|, when defined
 
 
 def normalise_scores(raw: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -61,12 +62,17 @@ def attribute_sessions(
     was_training = model.training
     model.eval()
     n_batches = math.ceil(len(rows) / batch_size)
+    gap_total = difference_total = 0.0
     with progress.task(f"attribution ({attributor.name})", n_batches) as advance:
         for batch_rows in iterate_batches(data.lengths, rows, batch_size):
             batch = make_batch(data, batch_rows, device)
             scores, batch_logits = attributor.attribute(batch)
             raw[batch_rows, : scores.shape[1]] = scores.float().cpu().numpy()
             logits[batch_rows] = batch_logits.float().cpu().numpy()
+            gap = getattr(attributor, "last_completeness_gap", None)  # methods with a baseline
+            if gap is not None:
+                gap_total += float(gap.abs().sum())
+                difference_total += float(attributor.last_logit_difference.abs().sum())
             advance(1)
     model.train(was_training)
     return AttributionResult(
@@ -74,4 +80,5 @@ def attribute_sessions(
         normalised=normalise_scores(raw, data.lengths),
         logits=logits,
         method=attributor.name,
+        completeness_gap=gap_total / difference_total if difference_total > 0 else None,
     )
