@@ -62,6 +62,13 @@ def test_lift_recovers_the_planted_causes(demo):
     assert positions.loc[positions["lift"].idxmax(), "position_bucket"] == "1-5"
 
 
+def test_gradient_x_input_is_faithful_to_the_model(demo):
+    out, _, _ = demo
+    faithfulness = run_summary(out, "no_funnel")["faithfulness"]
+    assert faithfulness["ratio_vs_random"] >= 2.0 and not faithfulness["flagged"]
+    assert faithfulness["aopc_deletion"] > faithfulness["random_aopc_deletion"] > 0
+
+
 def test_leakage_detector_names_the_funnel_events_only_with_funnel(demo):
     out, _, _ = demo
     assert {f["event"] for f in run_summary(out, "with_funnel")["leakage"]} == FUNNEL

@@ -6,6 +6,7 @@ Layout under ``[output] dir``::
     outputs/gradient_attribution_<mode>.csv + .parquet      one row per event
     outputs/{event_type,position,store,event_position}_attribution_<mode>.csv
     outputs/event_position_matrix_<mode>.csv
+    outputs/triangulation_<mode>.csv, rank_agreement_<mode>.csv, event_type_removal_<mode>.csv
     outputs/run_summary_<mode>.json
     plots/attention_attribution_analysis_<mode>.png
     eventlift.duckdb                                          the same tables

@@ -101,10 +101,13 @@ def contribution_correlation(
     """Mean over sessions of the Pearson correlation of signed scores with true contributions.
 
     Each event's ``attribution_raw`` is paired with its planted contribution to the session's
-    conversion log-odds (``truth.contributions``) on ``(session_id, position)``. Those positions
-    count browsing events only, from the start of the session, so the pairing holds for a
-    ``no_funnel`` run with head truncation (the defaults); a ``with_funnel`` run, or tail
-    truncation, shifts positions, which is detected by the event names disagreeing.
+    conversion log-odds (``truth.contributions``) on ``(session_id, position)``. Meant for
+    ``no_funnel`` runs only: there every event is a browsing event with a planted contribution.
+    In a ``with_funnel`` run the funnel events have none and drop out of the pairing, while the
+    browsing events' scores come from a model that leans on the funnel, so the figure says little.
+    Truth positions count browsing events from the start of the session, so the pairing also
+    needs head truncation (the default); tail truncation shifts positions, which is detected by
+    the event names disagreeing.
 
     Parameters
     ----------
