@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import torch
+
+from eventlift.config import Config, ModelConfig
+from eventlift.data.encode import EncodedSessions
+from eventlift.data.schema import CANONICAL_COLUMNS
+from eventlift.model.transformer import EventTransformer
 
 
 def make_events(rows: list[tuple], start: str = "2024-01-01") -> pd.DataFrame:
@@ -15,18 +21,7 @@ def make_events(rows: list[tuple], start: str = "2024-01-01") -> pd.DataFrame:
     frame["event_detail"] = None
     frame["store_name"] = frame["store_id"].map(lambda s: None if s is None else f"Store {s}")
     frame["row_number"] = np.arange(len(frame), dtype=np.int64)
-    columns = [
-        "session_id",
-        "user_id",
-        "timestamp",
-        "event",
-        "event_category",
-        "event_detail",
-        "store_id",
-        "store_name",
-        "row_number",
-    ]
-    return frame[columns]
+    return frame[list(CANONICAL_COLUMNS)]
 
 
 def random_log(n_sessions: int = 400, seed: int = 0, driver: str = "good") -> pd.DataFrame:
@@ -45,3 +40,34 @@ def random_log(n_sessions: int = 400, seed: int = 0, driver: str = "good") -> pd
                 (f"s{s}", f"u{s // 2}", s * 10_000 + length * 30, "buy", "conversion", None)
             )
     return make_events(rows)
+
+
+def encode_log(n_sessions: int = 120, seed: int = 0, max_len: int = 12) -> EncodedSessions:
+    """``random_log`` labelled, split and encoded (no_funnel), every value in the vocabulary."""
+    from eventlift.pipeline import prepare_sessions
+
+    config = Config.from_dict(
+        {
+            "columns": {"user_id": "user_id", "store_id": "store_id"},
+            "sessions": {"conversion_events": ["buy"], "max_len": max_len},
+            "train": {"min_count": 1},
+        }
+    )
+    _, _, encoded = prepare_sessions(random_log(n_sessions, seed=seed), config, "no_funnel")
+    return encoded
+
+
+def vocab_sizes(encoded: EncodedSessions) -> dict[str, int]:
+    return {name: len(vocab) for name, vocab in encoded.vocabularies.items()}
+
+
+class LinearReadout(EventTransformer):
+    """logit = Σ_i w · x_i over real events: every attribution method has a closed-form answer."""
+
+    def __init__(self, vocab_sizes: dict[str, int], max_len: int) -> None:
+        config = ModelConfig(d_model=8, n_heads=2, n_layers=1, d_ff=8)
+        super().__init__(config, vocab_sizes, max_len)
+        self.readout = torch.nn.Parameter(torch.randn(8))
+
+    def logits_from_embeddings(self, x, keep, need_weights=False):
+        return ((x @ self.readout) * keep).sum(dim=1), []

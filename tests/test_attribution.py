@@ -6,50 +6,17 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import random_log
+from conftest import LinearReadout, encode_log, vocab_sizes
 from eventlift.attribution import attribute_sessions, get_attributor, normalise_scores
 from eventlift.config import ModelConfig
 from eventlift.exceptions import ConfigError
 from eventlift.model.batching import make_batch
 from eventlift.model.transformer import EventTransformer
-from eventlift.pipeline import prepare_sessions
-
-
-class LinearReadout(EventTransformer):
-    """logit = Σ_i w · x_i over real events: gradient × input is exactly w · x_i."""
-
-    def __init__(self, vocab_sizes, max_len):
-        super().__init__(
-            ModelConfig(d_model=8, n_heads=2, n_layers=1, d_ff=8), vocab_sizes, max_len
-        )
-        self.readout = torch.nn.Parameter(torch.randn(8))
-
-    def logits_from_embeddings(self, x, keep, need_weights=False):
-        return ((x @ self.readout) * keep).sum(dim=1), []
 
 
 @pytest.fixture(scope="module")
-def encoded(tiny_config_module):
-    _, _, encoded = prepare_sessions(random_log(120), tiny_config_module, "no_funnel")
-    return encoded
-
-
-@pytest.fixture(scope="module")
-def tiny_config_module():
-    from eventlift.config import Config
-
-    return Config.from_dict(
-        {
-            "columns": {"user_id": "user_id", "store_id": "store_id"},
-            "sessions": {"conversion_events": ["buy"], "max_len": 12},
-            "model": {"d_model": 16, "n_heads": 2, "n_layers": 1, "d_ff": 32},
-            "train": {"min_count": 1},
-        }
-    )
-
-
-def vocab_sizes(encoded):
-    return {name: len(v) for name, v in encoded.vocabularies.items()}
+def encoded():
+    return encode_log(120)
 
 
 def test_linear_readout_matches_hand_computation(encoded):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import random_log
+from conftest import LinearReadout, encode_log, vocab_sizes
 from eventlift.attribution import (
     METHODS,
     AttentionRollout,
@@ -21,39 +21,13 @@ from eventlift.config import Config, ModelConfig
 from eventlift.exceptions import ConfigError
 from eventlift.model.batching import make_batch
 from eventlift.model.transformer import EventTransformer
-from eventlift.pipeline import prepare_sessions
 
 MAX_LEN = 12
 
 
-class LinearReadout(EventTransformer):
-    """logit = Σ_i w · x_i over real events: every method has a closed-form answer."""
-
-    def __init__(self, vocab_sizes, max_len):
-        super().__init__(
-            ModelConfig(d_model=8, n_heads=2, n_layers=1, d_ff=8), vocab_sizes, max_len
-        )
-        self.readout = torch.nn.Parameter(torch.randn(8))
-
-    def logits_from_embeddings(self, x, keep, need_weights=False):
-        return ((x @ self.readout) * keep).sum(dim=1), []
-
-
 @pytest.fixture(scope="module")
 def encoded():
-    config = Config.from_dict(
-        {
-            "columns": {"user_id": "user_id", "store_id": "store_id"},
-            "sessions": {"conversion_events": ["buy"], "max_len": MAX_LEN},
-            "train": {"min_count": 1},
-        }
-    )
-    _, _, encoded = prepare_sessions(random_log(120), config, "no_funnel")
-    return encoded
-
-
-def vocab_sizes(encoded):
-    return {name: len(v) for name, v in encoded.vocabularies.items()}
+    return encode_log(120, max_len=MAX_LEN)
 
 
 def transformer(encoded, seed: int, n_layers: int = 2) -> EventTransformer:
@@ -267,7 +241,7 @@ def test_config_accepts_exactly_the_registered_methods():
     import typing
 
     from eventlift.attribution import METHODS
-    from eventlift.config import AttributionConfig, Config
+    from eventlift.config import AttributionConfig
     from eventlift.exceptions import ConfigError
 
     allowed = typing.get_args(typing.get_type_hints(AttributionConfig)["method"])

@@ -9,28 +9,17 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import LinearReadout, encode_log, vocab_sizes
 from eventlift.attribution import event_type_removal, faithfulness
 from eventlift.attribution.faithfulness import FLAG_RATIO
 from eventlift.exceptions import ConfigError, DataError
 from eventlift.model.batching import make_batch
-from test_attribution_methods import MAX_LEN, LinearReadout, transformer, vocab_sizes
+from test_attribution_methods import MAX_LEN, transformer
 
 
 @pytest.fixture(scope="module")
 def encoded():
-    from conftest import random_log
-    from eventlift.config import Config
-    from eventlift.pipeline import prepare_sessions
-
-    config = Config.from_dict(
-        {
-            "columns": {"user_id": "user_id", "store_id": "store_id"},
-            "sessions": {"conversion_events": ["buy"], "max_len": MAX_LEN},
-            "train": {"min_count": 1},
-        }
-    )
-    _, _, encoded = prepare_sessions(random_log(120, seed=3), config, "no_funnel")
-    return encoded
+    return encode_log(120, seed=3, max_len=MAX_LEN)
 
 
 @pytest.fixture(scope="module")
