@@ -148,7 +148,7 @@ def method_row(scored: Scored, result: RunResult, truth, sample: np.ndarray, con
         "AOPC del": f"{faith.aopc_deletion:.3f}",
         "random": f"{faith.random_aopc_deletion:.3f}",
         "x random": _number(faith.ratio_vs_random, ".2f"),
-        "IG gap %": _number(scored.gap_percent, ".2f"),
+        "IG gap %": _number(scored.gap_percent, ".2g"),
         "sess/s": f"{len(scored.rows) / scored.seconds:,.0f}",
     }
 
