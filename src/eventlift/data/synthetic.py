@@ -14,18 +14,15 @@ vectorises over sessions with numpy, so a million sessions take seconds.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
-import os
-from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from eventlift.exceptions import ConfigError, LabelError
+from eventlift.data.ground_truth import GroundTruth
+from eventlift.exceptions import ConfigError
 
 __all__ = ["CONVERSION_EVENT", "FUNNEL_EVENTS", "GroundTruth", "SyntheticSpec", "generate_events"]
 
@@ -200,87 +197,6 @@ class SyntheticSpec:
             raise ConfigError(
                 f"SyntheticSpec.start must be a date such as '2026-10-01', got {self.start!r}."
             ) from error
-
-
-@dataclass
-class GroundTruth:
-    """What the generator planted, so that tests and the demo can score attributions against it."""
-
-    event_effects: dict[str, float]  # event -> planted log-odds effect (0.0 for funnel/conversion)
-    event_categories: dict[str, str]  # event -> category
-    funnel_events: list[str]
-    conversion_event: str
-    position_effect: dict[int, float]  # 1-based position -> multiplier of the effects
-    store_effects: dict[str, float]  # store_id -> log-odds
-    store_names: dict[str, str]  # store_id -> display name
-    best_store: str  # the largest planted effect among the popular stores
-    order_effect: float  # bonus for a card click then the same store's page load
-    order_window: int  # within this many steps
-    event_cost: float  # added by every browsing event, undamped by position
-    sessions: pd.DataFrame  # session_id, user_id, probability (true), converted
-    contributions: pd.DataFrame  # session_id, position, event, store_id, contribution
-
-    def oracle_auc(self, session_ids: Iterable[str] | None = None) -> float:
-        """ROC AUC of the true probabilities against the drawn labels.
-
-        Parameters
-        ----------
-        session_ids
-            Optional collection of session ids (e.g. the test split) to score on; all sessions
-            when omitted.
-
-        Returns
-        -------
-        float
-            The best AUC any model can expect on these sessions, up to sampling noise.
-        """
-        from sklearn.metrics import roc_auc_score
-
-        sessions = self.sessions
-        if session_ids is not None:
-            sessions = sessions[sessions["session_id"].isin(pd.Index(session_ids))]
-        if sessions["converted"].nunique() < 2:
-            raise LabelError(
-                f"oracle_auc needs converted and non-converted sessions; the {len(sessions)} "
-                "selected sessions hold only one class. Pass more session ids."
-            )
-        return float(roc_auc_score(sessions["converted"], sessions["probability"]))
-
-    def to_json(self, path: str | os.PathLike, *, oracle_auc: float | None = None) -> None:
-        """Write the planted truth as JSON (the demo's ``ground_truth.json``), atomically.
-
-        ``oracle_auc`` is the value to record (the demo passes the AUC on its test split); when
-        omitted, the AUC over all sessions is written. The file appears complete or not at all.
-        """
-        funnel = set(self.funnel_events) | {self.conversion_event}
-        payload = {
-            "event_effects": {
-                event: {
-                    "effect": effect,
-                    "category": self.event_categories[event],
-                    "funnel": event in self.funnel_events,
-                }
-                for event, effect in self.event_effects.items()
-            },
-            "non_funnel_events": [e for e in self.event_effects if e not in funnel],
-            "funnel_events": list(self.funnel_events),
-            "conversion_event": self.conversion_event,
-            "position_effect": {str(p): m for p, m in self.position_effect.items()},
-            "store_effects": self.store_effects,
-            "store_names": self.store_names,
-            "best_store": self.best_store,
-            "order_effect": self.order_effect,
-            "order_window": self.order_window,
-            "event_cost": self.event_cost,
-            "oracle_auc": self.oracle_auc() if oracle_auc is None else float(oracle_auc),
-            "n_sessions": len(self.sessions),
-            "conversion_rate": float(self.sessions["converted"].mean()),
-        }
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        tmp.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
 
 
 def generate_events(
