@@ -21,6 +21,7 @@ import torch
 from eventlift.analysis.baselines import fit_baselines
 from eventlift.analysis.leakage import detect_leaks
 from eventlift.analysis.tables import attribution_tables
+from eventlift.analysis.trust import faithfulness_scorecard, triangulation
 from eventlift.attribution import AttributionResult, attribute_sessions, get_attributor
 from eventlift.config import MODES, Config, load_config
 from eventlift.data.encode import EncodedSessions, build_vocabularies, encode_sessions
@@ -32,6 +33,7 @@ from eventlift.exceptions import ConfigError
 from eventlift.model.batching import select_device
 from eventlift.model.trainer import classification_metrics, predict_logits, seed_everything, train
 from eventlift.model.transformer import EventTransformer
+from eventlift.outputs import build_summary, write_outputs, write_summary
 from eventlift.progress import NO_PROGRESS, Progress
 
 __all__ = ["RunResult", "event_level_frame", "prepare_sessions", "resolve_config", "run"]
@@ -170,8 +172,6 @@ def _trust_checks(
     config: Config,
 ) -> dict[str, Any]:
     """Faithfulness scorecard and multi-touch triangulation of one run (DESIGN §5)."""
-    from eventlift.analysis.trust import faithfulness_scorecard, triangulation
-
     split = config.attribution.split
     chosen = sessions if split == "all" else sessions[sessions["split"] == split]
     events = data.events[data.events["session_id"].isin(chosen["session_id"])]
@@ -244,8 +244,6 @@ def run_prepared(
     progress: Progress = NO_PROGRESS,
 ) -> RunResult:
     """:func:`run` on an already-read canonical event frame (lets several modes share one read)."""
-    from eventlift.outputs import build_summary, write_outputs, write_summary
-
     timer = timer or _Timer()
     if config.train.threads:
         torch.set_num_threads(config.train.threads)
