@@ -1,0 +1,365 @@
+"""HTML fragments of the report: tables, facts and the sections of one mode.
+
+Every value that comes from data, a config or a path passes through :func:`text` (that is,
+:func:`html.escape`) before it reaches the page, so an event or store named ``<script>…</script>``
+is shown as text and never runs. The fragments are plain HTML tables, readable without
+JavaScript; numeric cells carry their raw value in ``data-sort`` for the optional sorting script.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from html import escape
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from eventlift.analysis.multitouch import CREDIT_COLUMNS
+
+__all__ = [
+    "TABLES",
+    "ModeInputs",
+    "TableSpec",
+    "comparison_section",
+    "format_value",
+    "mode_section",
+    "text",
+]
+
+WRAP_AFTER = 40  # characters; shorter cells stay on one line so that intervals read at a glance
+CI = "lift_ci"  # pseudo column: the interval [lift_ci_low, lift_ci_high] in one cell
+METRICS = (
+    ("test_auc", "test AUC"),
+    ("test_pr_auc", "test PR AUC"),
+    ("test_log_loss", "test log loss"),
+    ("val_auc", "validation AUC"),
+)
+FAITHFULNESS = (
+    "method",
+    "n_sessions",
+    "aopc_deletion",
+    "random_aopc_deletion",
+    "ratio_vs_random",
+    "aopc_insertion",
+    "random_aopc_insertion",
+    "flagged",
+)
+CURVES = ("deletion_curve", "random_deletion_curve", "insertion_curve", "random_insertion_curve")
+MODE_NOTES = {
+    "no_funnel": "Funnel events are excluded: the lifts below are the candidate drivers.",
+    "with_funnel": "Funnel events are kept: read this mode to see how leakage inflates the AUC "
+    "and hides the real drivers, not to pick drivers.",
+}
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """How one CSV of ``outputs/`` is shown.
+
+    ``columns`` pairs a column with its header and is shown when the CSV has it; ``required``
+    columns must exist or the file is rejected; ``top`` caps a long table to its rows of largest
+    ``sort_by``, so that a store table of thousands of rows keeps the page readable.
+    """
+
+    key: str
+    stem: str
+    title: str
+    columns: tuple[tuple[str, str], ...]
+    required: tuple[str, ...]
+    top: int | None = None
+    sort_by: str = "lift"
+    optional: bool = False
+
+
+_SUPPORT = (("n_events", "events"), ("n_sessions", "sessions"))
+_MEANS = (
+    ("attr_converted", "mean attribution, converted"),
+    ("attr_not_converted", "mean attribution, not converted"),
+    ("lift", "lift"),
+)
+_LIFT = (*_MEANS, (CI, "95 % interval"))
+_LOW = (("low_support", "low support"),)
+_ADJUSTED = (("lift_length_adjusted", "length-adjusted lift"),)
+_CREDITS = tuple((name, name.replace("_", " ")) for name in ("transformer_lift", *CREDIT_COLUMNS))
+_INTERVAL = ("lift", "lift_ci_low", "lift_ci_high", "low_support")
+TABLES = (
+    TableSpec(
+        "event_type",
+        "event_type_attribution",
+        "Attribution by event type",
+        (("event", "event"), ("event_category", "category"), *_SUPPORT, *_LIFT, *_ADJUSTED, *_LOW),
+        ("event", "n_events", *_INTERVAL),
+    ),
+    TableSpec(
+        "position",
+        "position_attribution",
+        "Attribution by position",
+        (("position_bucket", "positions"), *_SUPPORT, *_LIFT, *_ADJUSTED, *_LOW),
+        ("position_bucket", "n_events", *_INTERVAL),
+    ),
+    TableSpec(
+        "store",
+        "store_attribution",
+        "Attribution by store",
+        (
+            ("store_id", "store"),
+            ("store_name", "name"),
+            *_SUPPORT,
+            *_LIFT,
+            ("session_conversion_rate", "conversion rate of sessions"),
+            *_LOW,
+        ),
+        ("store_id", "n_events", *_INTERVAL),
+        top=25,
+    ),
+    TableSpec(
+        "event_position",
+        "event_position_attribution",
+        "Event at position",
+        (("position", "position"), ("event", "event"), *_SUPPORT, *_MEANS, *_LOW),
+        ("position", "event", "n_events", "lift", "low_support"),
+        top=25,
+    ),
+    TableSpec(
+        "triangulation",
+        "triangulation",
+        "Triangulation: the model's lift beside multi-touch credit",
+        (("event", "event"), *_CREDITS),
+        ("event", "transformer_lift"),
+        top=25,
+        sort_by="transformer_lift",
+        optional=True,
+    ),
+    TableSpec(
+        "rank_agreement",
+        "rank_agreement",
+        "Rank agreement: Kendall τ between methods",
+        (("method", "method"), *_CREDITS),
+        ("method",),
+        optional=True,
+    ),
+)
+
+
+@dataclass(frozen=True)
+class ModeInputs:
+    """What the report reads for one mode: its summary, its tables (by spec key) and its plot.
+
+    ``files`` maps a table key to the file name shown to the reader; ``plot`` is the PNG as a
+    ``data:`` URI, or None when the run wrote no plot.
+    """
+
+    mode: str
+    summary: Mapping[str, Any]
+    tables: Mapping[str, pd.DataFrame]
+    files: Mapping[str, str]
+    plot: str | None
+
+
+def text(value: object) -> str:
+    """Escape any value for HTML text or a quoted attribute."""
+    return escape(str(value), quote=True)
+
+
+def format_value(value: object) -> str:
+    """A value as shown in a cell: thousands separators, 4 significant digits, – when missing."""
+    if isinstance(value, (list, dict)):
+        return json.dumps(value)
+    if value is None or pd.isna(value):
+        return "–"
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    if isinstance(value, numbers.Integral):
+        return f"{int(value):,}"
+    if isinstance(value, numbers.Real):
+        return f"{float(value):.4g}"
+    return str(value)
+
+
+def _cell(value: object) -> str:
+    """One ``<td>``; finite numbers keep their raw value for sorting, long texts may wrap."""
+    number = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+    shown = format_value(value)
+    if number and math.isfinite(value):
+        return f'<td data-sort="{float(value)!r}">{text(shown)}</td>'
+    wrap = ' class="wrap"' if len(shown) > WRAP_AFTER else ""
+    return f"<td{wrap}>{text(shown)}</td>"
+
+
+def html_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """A plain table (sortable when scripts run) of raw cell values."""
+    head = "".join(f'<th scope="col">{text(header)}</th>' for header in headers)
+    body = "".join("<tr>" + "".join(_cell(value) for value in row) + "</tr>" for row in rows)
+    return f'<table class="sortable"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def facts_table(facts: Mapping[str, object]) -> str:
+    """Key/value facts as a two-column table, keys made readable."""
+    return html_table(("fact", "value"), [(str(k).replace("_", " "), v) for k, v in facts.items()])
+
+
+def records_table(records: Sequence[Mapping[str, object]]) -> str:
+    """Dicts as rows, with the union of their keys (in first-seen order) as columns."""
+    columns = list(dict.fromkeys(key for record in records for key in record))
+    return html_table(columns, [[record.get(key) for key in columns] for record in records])
+
+
+def _heading(mode: str, key: str, title: str) -> str:
+    return f'<h3 id="{text(mode)}-{text(key)}">{text(title)}</h3>'
+
+
+def data_table(mode: str, spec: TableSpec, frame: pd.DataFrame, file_name: str) -> str:
+    """One output table, a long one cut to its top rows, saying how many rows the CSV holds."""
+    shown, note = frame, f"All {len(frame):,} rows of {file_name}."
+    if spec.top is not None and len(frame) > spec.top:
+        shown = frame.sort_values(spec.sort_by, ascending=False, na_position="last", kind="stable")
+        shown = shown.head(spec.top)
+        note = f"Top {spec.top} rows by {spec.sort_by} of the {len(frame):,} rows in {file_name}."
+    columns = [(c, h) for c, h in spec.columns if c in frame.columns or c == CI]
+    rows = [
+        [_interval(record) if column == CI else record[column] for column, _ in columns]
+        for record in shown.to_dict("records")
+    ]
+    table = html_table([header for _, header in columns], rows)
+    return f"{_heading(mode, spec.key, spec.title)}<p>{text(note)}</p>{table}"
+
+
+def _interval(record: Mapping[str, object]) -> str:
+    """``[low, high]`` of the lift, or – when the bootstrap gave none."""
+    low, high = record.get("lift_ci_low"), record.get("lift_ci_high")
+    if low is None or high is None or pd.isna(low) or pd.isna(high):
+        return "–"
+    return f"[{format_value(low)}, {format_value(high)}]"
+
+
+def _run_facts(mode: str, summary: Mapping[str, Any]) -> str:
+    """Data counts, drops by reason and the attribution settings."""
+    counts = summary.get("counts", {})
+    scalars = {k: v for k, v in counts.items() if not isinstance(v, Mapping)}
+    attribution = summary.get("attribution", {})
+    scalars.update({f"attribution {k}": v for k, v in attribution.items()})
+    parts = [_heading(mode, "facts", "Run facts"), facts_table(scalars)]
+    for key, value in counts.items():
+        if not isinstance(value, Mapping) or not value:
+            continue
+        parts.append(f"<h4>{text(str(key).replace('_', ' '))}</h4>")
+        if all(isinstance(inner, Mapping) for inner in value.values()):
+            parts.append(records_table([{"": name, **inner} for name, inner in value.items()]))
+        else:
+            parts.append(html_table(("reason", "count"), value.items()))
+    return "".join(parts)
+
+
+def _metrics(mode: str, summary: Mapping[str, Any]) -> str:
+    """The Transformer's test metrics beside the baselines', and whether it beats them."""
+    metrics, baselines = summary.get("metrics", {}), summary.get("baselines", {})
+    models = {"transformer": metrics, **baselines}
+    rows = [[name, *(scores.get(key) for key, _ in METRICS)] for name, scores in models.items()]
+    table = html_table(["model", *(header for _, header in METRICS)], rows)
+    ours = metrics.get("test_auc")
+    best = max(
+        (
+            (scores.get("test_auc"), name)
+            for name, scores in baselines.items()
+            if isinstance(scores.get("test_auc"), numbers.Real)
+        ),
+        default=None,
+    )
+    if not isinstance(ours, numbers.Real) or best is None:
+        verdict = "Test AUCs of the Transformer and the baselines are not all recorded."
+    elif ours > best[0]:
+        verdict = f"The Transformer beats every baseline on test AUC ({ours:.3f} vs {best[0]:.3f})."
+    else:
+        verdict = (
+            f"The Transformer does not beat the {best[1]} baseline on test AUC "
+            f"({ours:.3f} vs {best[0]:.3f}): read its attributions with that in mind."
+        )
+    epoch = f" Best epoch: {format_value(metrics.get('best_epoch'))}."
+    return f"{_heading(mode, 'metrics', 'Model vs baselines')}{table}<p>{text(verdict + epoch)}</p>"
+
+
+def _leakage(mode: str, findings: Sequence[Mapping[str, Any]]) -> str:
+    """The events whose presence alone gives the label away, with the fix for each."""
+    heading = _heading(mode, "leakage", "Likely leaks")
+    if not findings:
+        return f"{heading}<p>No single event gives the label away.</p>"
+    columns = (
+        ("event", "event"),
+        ("auc", "presence AUC"),
+        ("n_sessions", "sessions"),
+        ("n_converted", "converted"),
+        ("only_in_converted", "only in converted"),
+        ("reason", "why"),
+        ("fix", "fix"),
+    )
+    rows = [[finding.get(key) for key, _ in columns] for finding in findings]
+    return heading + html_table([header for _, header in columns], rows)
+
+
+def _faithfulness(mode: str, summary: Mapping[str, Any]) -> str:
+    """AOPC against random orders and the curves behind it; absent when the run skipped it."""
+    report = summary.get("faithfulness")
+    if not report:
+        return ""
+    verdict = (
+        "Flagged: the attribution ranks events no better than a random order."
+        if report.get("flagged")
+        else "Deleting events in attribution order lowers the logit faster than a random order."
+    )
+    facts = {key: report.get(key) for key in FAITHFULNESS if key in report}
+    if "completeness_gap" in summary:
+        facts["completeness_gap"] = summary["completeness_gap"]
+    parts = [_heading(mode, "faithfulness", "Faithfulness"), f"<p>{text(verdict)}</p>"]
+    parts.append(facts_table(facts))
+    curves = [key for key in CURVES if isinstance(report.get(key), list)]
+    fractions = report.get("fractions")
+    if curves and isinstance(fractions, list):
+        rows = zip(fractions, *(report[key] for key in curves), strict=False)
+        headers = ["share of events", *(key.replace("_", " ") for key in curves)]
+        parts.append(f"<h4>Curves (mean logit)</h4>{html_table(headers, rows)}")
+    return "".join(parts)
+
+
+def mode_section(inputs: ModeInputs) -> str:
+    """Everything the report says about one mode, as one ``<section>``."""
+    mode, summary = inputs.mode, inputs.summary
+    parts = [
+        f'<section id="{text(mode)}"><h2>Mode {text(mode)}</h2>',
+        f"<p>{text(MODE_NOTES[mode])}</p>" if mode in MODE_NOTES else "",
+        _run_facts(mode, summary),
+        _metrics(mode, summary),
+        _leakage(mode, summary.get("leakage", [])),
+    ]
+    for spec in TABLES[:4]:
+        parts.append(data_table(mode, spec, inputs.tables[spec.key], inputs.files[spec.key]))
+    parts.append(_heading(mode, "plot", "Attribution panels"))
+    if inputs.plot is None:
+        parts.append("<p>This run wrote no plot ([output] write_plots is off).</p>")
+    else:
+        alt = f"Attribution panels of {mode}: event lift, position, converted vs not, heatmap"
+        parts.append(f'<img src="{text(inputs.plot)}" alt="{text(alt)}">')
+    parts.append(_faithfulness(mode, summary))
+    for spec in TABLES[4:]:
+        if spec.key in inputs.tables:
+            parts.append(data_table(mode, spec, inputs.tables[spec.key], inputs.files[spec.key]))
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def comparison_section(comparison: Mapping[str, Any]) -> str:
+    """The leakage comparison of both modes: its verdict, its rows and any other facts."""
+    parts = ['<section id="comparison"><h2>Leakage comparison: no_funnel vs with_funnel</h2>']
+    if comparison.get("verdict"):
+        parts.append(f'<p class="verdict">{text(comparison["verdict"])}</p>')
+    if comparison.get("rows"):
+        parts.append(records_table(comparison["rows"]))
+    facts = {k: v for k, v in comparison.items() if k not in ("verdict", "rows")}
+    if facts:
+        parts.append(facts_table(facts))
+    parts.append("</section>")
+    return "".join(parts)
