@@ -83,3 +83,16 @@ def test_replace_validates_like_a_file():
     assert config.train.epochs == 2
     with pytest.raises(ConfigError, match="unknown key 'epoch'"):
         Config().replace(train={"epoch": 2})
+
+
+def test_public_dict_masks_database_passwords():
+    config = Config.from_dict(
+        {
+            "input": {"query": "SELECT 1", "database": "postgresql://ana:s3cret@db:5432/x"},
+            "output": {"database": "snowflake://ana:hunter2@org-acct/DB/SCHEMA"},
+        }
+    )
+    public = config.to_public_dict()
+    assert public["input"]["database"] == "postgresql://ana:***@db:5432/x"
+    assert public["output"]["database"] == "snowflake://ana:***@org-acct/DB/SCHEMA"
+    assert "s3cret" in config.to_dict()["input"]["database"]  # the run itself keeps it

@@ -266,10 +266,14 @@ def test_missing_duckdb_database(tmp_path):
         read_events(None, settings)
 
 
-def test_other_database_urls_are_refused():
-    settings = config(query="SELECT 1", database="postgresql://host/db")
-    with pytest.raises(DataError, match=r"only DuckDB files can be queried"):
+def test_unreachable_database_url_names_the_masked_url():
+    pytest.importorskip("psycopg")
+    settings = config(query="SELECT 1", database="postgresql://ana:s3cret@127.0.0.1:1/db")
+    with pytest.raises(
+        DataError, match=r"query on postgresql://ana:\*\*\*@127\.0\.0\.1:1/db"
+    ) as err:
         read_events(None, settings)
+    assert "s3cret" not in str(err.value) and "connecting failed" in str(err.value)
 
 
 def test_path_from_config_is_read_when_source_is_none(tmp_path):

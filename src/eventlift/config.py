@@ -41,12 +41,13 @@ MODES = ("no_funnel", "with_funnel")
 
 @dataclass(frozen=True)
 class InputConfig:
-    """Where the events come from (a file, or a SQL query against a DuckDB file)."""
+    """Where the events come from (a file, or a SQL query against a DuckDB file or a URL)."""
 
     path: str | None = None  # CSV, Parquet or JSON lines; format from the suffix unless `format`
     format: Literal["auto", "csv", "parquet", "jsonl"] = "auto"
     query: str | None = None  # SQL run against `database` instead of reading `path`
-    database: str | None = None  # DuckDB file for `query`
+    database: str | None = None  # DuckDB file or SQLAlchemy URL for `query`
+    fetch_rows: int = 50_000  # rows fetched per round trip when streaming a query's result
     timestamp_unit: Literal["auto", "s", "ms"] = "auto"  # for epoch numbers
     nested_events: str | None = None  # JSON lines with one object per session: the list field
     stores: str | None = None  # optional store dimension table (CSV/Parquet), joined on store_id
@@ -123,6 +124,7 @@ class AttributionConfig:
     bootstrap: int = 200
     batch_size: int = 512
     faithfulness_sessions: int = 500  # sessions scored by deletion curves; 0 turns them off
+    stability_seeds: int = 0  # train with this many seeds (2+) and compare event-type lift ranks
 
 
 @dataclass(frozen=True)
@@ -130,7 +132,9 @@ class OutputConfig:
     """Where results go."""
 
     dir: str = "eventlift_output"
-    database: str | None = "eventlift.duckdb"  # file under `dir`, or a path; "" or None: no DB
+    database: str | None = "eventlift.duckdb"  # file under `dir`, a path, or a SQLAlchemy URL
+    schema: str | None = None  # database schema for the result and runs tables
+    runs_table: str = "runs"  # appended once per run, never replaced
     modes: list[str] = field(default_factory=lambda: ["no_funnel"])
     write_plots: bool = True
 
@@ -170,6 +174,17 @@ class Config:
     def to_dict(self) -> dict[str, Any]:
         """The resolved configuration as plain data (for the run summary and checkpoints)."""
         return dataclasses.asdict(self)
+
+    def to_public_dict(self) -> dict[str, Any]:
+        """:meth:`to_dict` with database passwords masked: what summaries and hashes record."""
+        from eventlift.sinks.sql import mask_url
+
+        resolved = self.to_dict()
+        for section in ("input", "output"):
+            value = resolved[section].get("database")
+            if value:
+                resolved[section]["database"] = mask_url(value)
+        return resolved
 
     def replace(self, **sections: dict[str, Any]) -> Config:
         """A copy with some keys of some sections replaced, validated like a file."""
@@ -215,12 +230,37 @@ class Config:
         for key, value in positive.items():
             if value <= 0:
                 raise ConfigError(f"{key} must be positive, got {value}.")
+        if self.attribution.stability_seeds < 0 or self.attribution.stability_seeds == 1:
+            raise ConfigError(
+                "[attribution] stability_seeds must be 0 (off) or at least 2 (the run's seed and "
+                f"the next ones), got {self.attribution.stability_seeds}."
+            )
         if not 0 <= self.model.dropout < 1:
             raise ConfigError(f"[model] dropout must be in [0, 1), got {self.model.dropout}.")
         if self.input.path and self.input.query:
             raise ConfigError("[input] give either `path` or `query`, not both.")
         if self.input.query and not self.input.database:
-            raise ConfigError("[input] `query` needs `database` (a DuckDB file to run it against).")
+            raise ConfigError(
+                "[input] `query` needs `database`: a DuckDB file or a SQLAlchemy URL such as "
+                "postgresql+psycopg://user@host:5432/analytics to run it against."
+            )
+        self._check_databases()
+
+    def _check_databases(self) -> None:
+        """Database targets look like paths or URLs; names that reach SQL are identifiers."""
+        from eventlift.sinks.sql import check_database, check_identifier
+
+        if self.input.fetch_rows <= 0:
+            raise ConfigError(f"[input] fetch_rows must be positive, got {self.input.fetch_rows}.")
+        for key, value in (
+            ("[input] database", self.input.database),
+            ("[output] database", self.output.database),
+        ):
+            if value:
+                check_database(value, key)
+        if self.output.schema:
+            check_identifier(self.output.schema, "[output] schema")
+        check_identifier(self.output.runs_table, "[output] runs_table")
 
 
 def load_config(path: str | Path) -> Config:

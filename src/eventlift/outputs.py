@@ -7,6 +7,7 @@ Layout under ``[output] dir``::
     outputs/{event_type,position,store,event_position}_attribution_<mode>.csv
     outputs/event_position_matrix_<mode>.csv
     outputs/triangulation_<mode>.csv, rank_agreement_<mode>.csv, event_type_removal_<mode>.csv
+    outputs/seed_stability_<mode>.csv                         with [attribution] stability_seeds
     outputs/run_summary_<mode>.json
     plots/attention_attribution_analysis_<mode>.png
     eventlift.duckdb                                          the same tables
@@ -26,7 +27,9 @@ from eventlift.model.checkpoint import save_checkpoint
 from eventlift.model.trainer import TrainResult
 from eventlift.report.plots import plot_attribution_panels
 from eventlift.sinks.atomic import write_csv, write_json, write_parquet
-from eventlift.sinks.database import write_duckdb_tables
+from eventlift.sinks.runs import run_record
+from eventlift.sinks.sql import duckdb_file
+from eventlift.sinks.warehouse import write_result_tables
 
 if TYPE_CHECKING:
     from eventlift.pipeline import RunResult
@@ -44,6 +47,7 @@ TABLE_FILES = {
     "triangulation": ("triangulation", "triangulation"),
     "rank_agreement": ("rank_agreement", "rank_agreement"),
     "event_type_removal": ("event_type_removal", "event_type_removal"),
+    "seed_stability": ("seed_stability", "seed_stability"),
 }
 
 
@@ -52,11 +56,19 @@ def output_dir(config: Config) -> Path:
     return Path(config.output.dir)
 
 
-def database_path(config: Config) -> Path | None:
-    """The DuckDB file (relative names live under the output folder), or None when disabled."""
-    if not config.output.database:
+def database_path(config: Config) -> Path | str | None:
+    """The database target, or None when disabled.
+
+    A DuckDB file (a path or ``duckdb:///path``; relative names live under the output folder) is
+    a Path; any other SQLAlchemy URL is returned as given.
+    """
+    target = config.output.database
+    if not target:
         return None
-    path = Path(config.output.database)
+    file = duckdb_file(target)
+    if file is None:
+        return target
+    path = Path(file)
     return path if path.is_absolute() else output_dir(config) / path
 
 
@@ -87,10 +99,14 @@ def write_outputs(result: RunResult, config: Config) -> dict[str, Path]:
         )
     database = database_path(config)
     if database is not None:
-        files["database"] = write_duckdb_tables(
-            database,
+        written_to = write_result_tables(
+            str(database),
             {f"{table}_{mode}": result.tables[key] for key, (_, table) in written.items()},
+            run_record(result.summary, config, result.tables.get("event_level")),
+            schema=config.output.schema or None,
+            runs_table=config.output.runs_table,
         )
+        files["database"] = database if isinstance(database, Path) else written_to  # masked URL
     return files
 
 
@@ -115,7 +131,7 @@ def build_summary(
     }
     return {
         "mode": result.mode,
-        "config": config.to_dict(),
+        "config": config.to_public_dict(),
         "counts": counts,
         "metrics": result.metrics,
         "baselines": result.baselines,

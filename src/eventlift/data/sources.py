@@ -1,11 +1,12 @@
-"""Open event sources: files (CSV, Parquet, JSON lines, nested or flat), frames and DuckDB queries.
+"""Open event sources: files (CSV, Parquet, JSON lines, nested or flat), frames and SQL queries.
 
 Each opener returns a :class:`Source`: a label for messages, the column names, and a loader that
 reads only the columns asked for, so a wide export is never read whole. CSV files are read as
 text, so ids such as ``"007"`` keep their leading zeros; a CSV column whose every value looks like
 ``123.0`` (integers that a NaN widened to float before export) reads ``"123"``. JSON lines may
 be nested (``[input] nested_events``): one object per line holding a list of event objects, whose
-outer fields are repeated onto each event.
+outer fields are repeated onto each event. A query runs against a DuckDB file, or against any
+SQLAlchemy URL through :mod:`eventlift.data.warehouse` (streamed in batches, read once).
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def open_source(source: str | Path | pd.DataFrame | pa.Table | None, config: Inp
     nested = config.nested_events
     if source is None:
         if config.query:
-            opened = _duckdb_source(config.query, config.database)
+            opened = _query_source(config)
         elif config.path:
             return open_file(Path(config.path), config.format, nested)
         else:
@@ -291,15 +292,23 @@ def _flatten(
     return pd.DataFrame.from_records(rows)
 
 
+def _query_source(config: InputConfig) -> Source:
+    """``[input] query`` against a DuckDB file (or ``duckdb:///``), else any SQLAlchemy URL."""
+    from eventlift.sinks.sql import duckdb_file
+
+    database = config.database or ""
+    if duckdb_file(database) is not None:
+        return _duckdb_source(config.query or "", database)
+    from eventlift.data.warehouse import query_label, read_query
+
+    table = read_query(database, config.query or "", fetch_rows=config.fetch_rows)
+    return _arrow_source(table, query_label(database))
+
+
 def _duckdb_source(query: str, database: str | None) -> Source:
     """Run ``query`` read-only against the DuckDB file ``database`` and wrap the result."""
     path = (database or "").removeprefix("duckdb:///")
     label = f"query on {path}"
-    if "://" in path:
-        raise DataError(
-            f"{label}: only DuckDB files can be queried. Fix: set [input] database to a DuckDB "
-            f"file path (or duckdb:///path), or export the events to Parquet and set [input] path."
-        )
     if path != ":memory:" and not Path(path).is_file():
         raise DataError(
             f"{label}: the database file does not exist. Fix: set [input] database to an "
