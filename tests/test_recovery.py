@@ -7,7 +7,12 @@ import math
 import pandas as pd
 import pytest
 
-from eventlift.analysis.recovery import contribution_correlation, event_spearman, recovery_scores
+from eventlift.analysis.recovery import (
+    contribution_correlation,
+    event_spearman,
+    recovery_scores,
+    sign_agreement,
+)
 from eventlift.data.synthetic import GroundTruth
 from eventlift.exceptions import DataError, EmptyInputError, MissingColumnError
 
@@ -40,7 +45,13 @@ def make_truth(contributions: list[tuple] | None = None) -> GroundTruth:
 def make_tables(store_lifts: dict[str, float], low_support: tuple[str, ...] = ()) -> dict:
     """Event-type lifts in the planted order (funnel event on top), and the given store lifts."""
     events = pd.DataFrame(
-        {"event": ["cart", "d", "c", "b", "a"], "lift": [0.5, 0.3, 0.2, 0.1, -0.1]}
+        {
+            "event": ["cart", "d", "c", "b", "a"],
+            "lift": [0.5, 0.3, 0.2, 0.1, -0.1],
+            "attr_signed_mean": [0.9, 0.2, 0.05, -0.2, -0.3],
+            "attr_signed_ci_low": [0.8, 0.1, -0.05, -0.3, -0.4],
+            "attr_signed_ci_high": [1.0, 0.3, 0.2, -0.1, -0.2],
+        }
     )
     stores = pd.DataFrame(
         {
@@ -147,3 +158,28 @@ def test_contribution_correlation_names_the_split_and_the_missing_column():
         contribution_correlation(event_level(SCORES), truth, split="validation")
     with pytest.raises(MissingColumnError, match=r"lacks column\(s\) \['split'\]"):
         contribution_correlation(event_level(SCORES).drop(columns="split"), truth)
+
+
+def test_sign_agreement_needs_the_interval_on_the_planted_side():
+    # d and a: intervals on the planted side; c straddles zero; b points the wrong way. The funnel
+    # event is not checked, nor is an effect below the threshold.
+    truth = make_truth(
+        [("x", 1, "a", None, -0.4), ("x", 2, "d", None, 0.8), ("y", 1, "d", None, 0.6)]
+    )
+    signs = sign_agreement(make_tables({"s1": 0.1})["event_type"], truth)
+    assert signs["event"].tolist() == ["a", "b", "c", "d"]
+    assert signs["agrees"].tolist() == [True, False, False, True]
+    assert signs.set_index("event").loc["d", "mean_contribution"] == pytest.approx(0.7)
+    assert math.isnan(signs.set_index("event").loc["b", "mean_contribution"])
+    assert sign_agreement(make_tables({"s1": 0.1})["event_type"], truth, min_effect=0.2)[
+        "event"
+    ].tolist() == ["a", "c", "d"]
+    scores = recovery_scores(make_tables({"s1": 0.1}), truth)
+    assert (scores["signs_agree"], scores["signs_checked"]) == (2, 4)
+    assert scores["sign_exceptions"] == ["b", "c"]
+
+
+def test_sign_agreement_without_intervals_is_an_error():
+    table = make_tables({"s1": 0.1})["event_type"].drop(columns="attr_signed_ci_low")
+    with pytest.raises(MissingColumnError, match="attr_signed_ci_low"):
+        sign_agreement(table, make_truth())

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from eventlift.analysis.bootstrap import SessionBootstrap
 from eventlift.analysis.tables import attribution_tables, position_bucket_labels
 from eventlift.exceptions import ConfigError, DataError, MissingColumnError
 
@@ -341,3 +342,29 @@ def test_interval_is_nan_when_most_resamples_lack_a_side():
     assert np.isnan(table.loc["rare", ["lift_ci_low", "lift_ci_high"]].astype(float)).all()
     assert table.loc["pair", "lift_ci_low"] == pytest.approx(0.4)
     assert table.loc["pair", "lift_ci_high"] == pytest.approx(0.4)
+
+
+def test_signed_mean_interval_matches_a_direct_session_bootstrap():
+    # hero pushes the logit up (+0.3 on average), filler down (-0.2), null not at all; the interval
+    # must equal resampling whole sessions by hand with the same multiplicities.
+    events = _random_frame(150, seed=5)
+    shift = events["event"].map({"hero": 0.3, "filler": -0.2, "null": 0.0})
+    events["attribution_raw"] = events["attribution_raw"] * 0.5 + shift
+    table = attribution_tables(events, bootstrap=100, seed=7)["event_type"].set_index("event")
+    assert table.loc["hero", "attr_signed_ci_low"] > 0
+    assert table.loc["filler", "attr_signed_ci_high"] < 0
+    assert table.loc["null", "attr_signed_ci_low"] < 0 < table.loc["null", "attr_signed_ci_high"]
+
+    session, _ = pd.factorize(events["session_id"])
+    session_converted = events.groupby(session)["converted"].first().to_numpy()
+    boot = SessionBootstrap(session, session_converted, 100, 7)
+    weights = np.vstack(list(boot.weight_blocks()))  # (B, S)
+    for name in ("hero", "filler", "null"):
+        chosen = (events["event"] == name).to_numpy()
+        sums = np.bincount(session[chosen], events["attribution_raw"][chosen], len(weights[0]))
+        counts = np.bincount(session[chosen], minlength=len(weights[0]))
+        means = (weights @ sums) / (weights @ counts)  # (B,)
+        low, high = np.percentile(means, [2.5, 97.5])
+        assert table.loc[name, "attr_signed_ci_low"] == pytest.approx(low, rel=1e-9)
+        assert table.loc[name, "attr_signed_ci_high"] == pytest.approx(high, rel=1e-9)
+        assert low <= table.loc[name, "attr_signed_mean"] + 1e-12 <= high + 2e-12

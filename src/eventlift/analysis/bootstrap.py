@@ -14,7 +14,7 @@ the same resamples, so that they are coherent with one another.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 from scipy import sparse
@@ -105,32 +105,67 @@ class SessionBootstrap:
             is undefined (no event on one side) in more than half of the resamples; resamples
             where it is undefined are otherwise ignored.
         """
+        per_session = per_session or [False] * len(groupings)
+
+        def lift(totals: np.ndarray, sessions: tuple[np.ndarray, np.ndarray], index: int):
+            attr_conv, count_conv, attr_not, count_not = np.split(totals, 4, axis=1)
+            if per_session[index]:
+                count_conv, count_not = sessions
+            return attr_conv / count_conv - attr_not / count_not  # (b, G)
+
+        return self._intervals(groupings, values, lift)
+
+    def mean_intervals(
+        self, groupings: Sequence[tuple[np.ndarray, int]], values: np.ndarray
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Percentile interval of each group's mean of ``values`` over its events, both sides.
+
+        The same resamples as :meth:`lift_intervals` (same seed), so the intervals of a table's
+        lifts and of its mean signed scores describe the same bootstrap.
+        """
+
+        def mean(totals: np.ndarray, sessions: tuple[np.ndarray, np.ndarray], index: int):
+            attr_conv, count_conv, attr_not, count_not = np.split(totals, 4, axis=1)
+            return (attr_conv + attr_not) / (count_conv + count_not)  # (b, G)
+
+        return self._intervals(groupings, values, mean)
+
+    def _intervals(
+        self,
+        groupings: Sequence[tuple[np.ndarray, int]],
+        values: np.ndarray,
+        statistic: Callable[[np.ndarray, tuple[np.ndarray, np.ndarray], int], np.ndarray],
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Resample, reduce each grouping's ``(b, 4G)`` sums with ``statistic``, take percentiles.
+
+        ``statistic(totals, (sessions_conv, sessions_not), index)`` gets the resampled sums of
+        grouping ``index`` (see :meth:`_group_sums` for the column blocks) and the ``(b, 1)``
+        numbers of converted and other sessions drawn, and returns ``(b, G)`` values.
+        """
         if self.n_resamples <= 0 or self.n_sessions == 0:
             return [(np.full(size, np.nan), np.full(size, np.nan)) for _, size in groupings]
         values = np.asarray(values, dtype=float)
-        per_session = per_session or [False] * len(groupings)
         sums = [self._group_sums(np.asarray(codes), size, values) for codes, size in groupings]
-        lifts = [np.empty((self.n_resamples, size)) for _, size in groupings]  # each (B, G)
+        draws = [np.empty((self.n_resamples, size)) for _, size in groupings]  # each (B, G)
         start = 0
         for weights in self.weight_blocks():  # (b, S)
             stop = start + weights.shape[0]
-            sessions_conv = (weights @ self.session_converted)[:, None]  # (b, 1)
-            sessions_not = (weights @ ~self.session_converted)[:, None]  # (b, 1)
-            for matrix, lift, by_session in zip(sums, lifts, per_session, strict=True):
+            sessions = (
+                (weights @ self.session_converted)[:, None],  # (b, 1)
+                (weights @ ~self.session_converted)[:, None],  # (b, 1)
+            )
+            for index, (matrix, drawn) in enumerate(zip(sums, draws, strict=True)):
                 if isinstance(matrix, np.ndarray):
                     totals = weights @ matrix  # (b, 4G)
                 else:
                     totals = np.asarray(matrix @ weights.T).T  # (b, 4G)
-                attr_conv, count_conv, attr_not, count_not = np.split(totals, 4, axis=1)
-                if by_session:
-                    count_conv, count_not = sessions_conv, sessions_not
                 with np.errstate(divide="ignore", invalid="ignore"):
-                    lift[start:stop] = attr_conv / count_conv - attr_not / count_not  # (b, G)
+                    drawn[start:stop] = statistic(totals, sessions, index)
             start = stop
-        return [self._percentile_interval(lift) for lift in lifts]
+        return [self._percentile_interval(drawn) for drawn in draws]
 
     def _percentile_interval(self, lifts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(G,)`` percentile bounds of ``(B, G)`` resampled lifts, NaN where most are NaN."""
+        """``(G,)`` percentile bounds of ``(B, G)`` resampled values, NaN where most are NaN."""
         low = np.full(lifts.shape[1], np.nan)
         high = np.full(lifts.shape[1], np.nan)
         enough = 2 * np.isfinite(lifts).sum(axis=0) >= self.n_resamples  # (G,)

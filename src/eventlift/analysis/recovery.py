@@ -19,9 +19,17 @@ from eventlift.exceptions import DataError, EmptyInputError, MissingColumnError,
 if TYPE_CHECKING:
     from eventlift.data.synthetic import GroundTruth
 
-__all__ = ["contribution_correlation", "event_spearman", "recovery_scores"]
+__all__ = [
+    "CLEAR_EFFECT",
+    "contribution_correlation",
+    "event_spearman",
+    "recovery_scores",
+    "sign_agreement",
+]
 
 STORE_TOP_K = 5
+# Planted event effects at least this large (log-odds) count as clearly non-zero for the sign check.
+CLEAR_EFFECT = 0.1
 CORRELATION_COLUMNS = ("session_id", "position", "event", "attribution_raw", "split")
 
 
@@ -67,7 +75,9 @@ def recovery_scores(
     ``supported_stores`` (how many stores have enough support), ``store_top5_overlap`` (share of
     the five supported stores with the largest planted effects that are also among the five
     supported stores with the largest lift; fewer than five supported stores compare all of them,
-    none gives NaN), ``top_position_bucket`` (bucket with the highest lift) and ``top_events``.
+    none gives NaN), ``top_position_bucket`` (bucket with the highest lift), ``top_events``, and
+    the sign check of :func:`sign_agreement`: ``signs_agree`` of ``signs_checked`` event types
+    with a clearly non-zero planted effect, and the ``sign_exceptions``.
 
     A store has enough support when it is not ``low_support`` and has at least
     ``store_min_events`` events: a lift from fewer events has a sampling error (about ±0.02 at
@@ -84,8 +94,12 @@ def recovery_scores(
     top_bucket = None
     if not positions.empty:
         top_bucket = str(positions.loc[positions["lift"].idxmax(), "position_bucket"])
+    signs = sign_agreement(event_table, truth)
     return {
         "event_spearman": event_spearman(lifts, truth),
+        "signs_agree": int(signs["agrees"].sum()),
+        "signs_checked": len(signs),
+        "sign_exceptions": signs.loc[~signs["agrees"], "event"].tolist(),
         "best_store": truth.best_store,
         "best_store_rank": best_rank,
         "supported_stores": len(ranked),
@@ -93,6 +107,55 @@ def recovery_scores(
         "top_position_bucket": top_bucket,
         "top_events": event_table.sort_values("lift", ascending=False)["event"].head(5).tolist(),
     }
+
+
+def sign_agreement(
+    event_table: pd.DataFrame, truth: GroundTruth, *, min_effect: float = CLEAR_EFFECT
+) -> pd.DataFrame:
+    """Does each event type's mean signed score push the logit the way its planted effect does?
+
+    For every non-funnel event type of ``event_table`` whose planted effect is at least
+    ``min_effect`` in size, ``agrees`` is True when the bootstrap interval of
+    ``attr_signed_mean`` excludes zero on the side of the planted sign (an interval that is NaN,
+    as with ``bootstrap = 0``, never agrees). ``mean_contribution`` is the true mean contribution
+    of the type's events to the log-odds: it adds the stores' effects, the order bonus and the
+    per-event cost to the planted effect, and is what a faithful score of a perfect model would
+    average, so it explains most disagreements.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``event, planted_effect, mean_contribution, attr_signed_mean, attr_signed_ci_low,
+        attr_signed_ci_high, agrees``, by planted effect.
+    """
+    missing = [
+        column
+        for column in ("event", "attr_signed_mean", "attr_signed_ci_low", "attr_signed_ci_high")
+        if column not in event_table.columns
+    ]
+    if missing:
+        raise MissingColumnError(
+            f"sign_agreement: the event-type table lacks column(s) {missing}; pass the "
+            "event_type table of a run (RunResult.tables['event_type'])."
+        )
+    funnel = {*truth.funnel_events, truth.conversion_event}
+    clear = {
+        event: effect
+        for event, effect in truth.event_effects.items()
+        if event not in funnel and abs(effect) >= min_effect
+    }
+    table = event_table.loc[
+        event_table["event"].isin(list(clear)),
+        ["event", "attr_signed_mean", "attr_signed_ci_low", "attr_signed_ci_high"],
+    ].copy()
+    table.insert(1, "planted_effect", table["event"].map(clear).astype(float))
+    means = truth.contributions.groupby("event")["contribution"].mean()
+    table.insert(2, "mean_contribution", table["event"].map(means).astype(float))
+    positive = table["planted_effect"] > 0
+    table["agrees"] = np.where(
+        positive, table["attr_signed_ci_low"] > 0, table["attr_signed_ci_high"] < 0
+    )
+    return table.sort_values("planted_effect", kind="stable", ignore_index=True)
 
 
 def contribution_correlation(

@@ -16,7 +16,9 @@ Because normalised scores shrink as sessions grow, every table also carries
 ``attribution * session_length`` (1 means a uniform share of the session). Every row keeps its
 support; rows with fewer than ``min_support`` events on either side are flagged ``low_support``,
 never dropped. The event-type, position and store tables carry a 95 % percentile bootstrap interval
-of the lift over sessions, all three from the same resamples.
+of the lift over sessions, all three from the same resamples. The event-type table also carries
+``attr_signed_mean``, the mean signed score of its events (which way they push the logit), with its
+interval from the same resamples.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ _LIFT = ("attr_converted", "attr_not_converted", "lift")
 _CI = ("lift_ci_low", "lift_ci_high")
 EVENT_TYPE_COLUMNS = (
     "event", "n_events", "n_sessions", *_LIFT, *_CI, "lift_length_adjusted", "low_support",
-    "event_category", "attr_signed_mean",
+    "event_category", "attr_signed_mean", "attr_signed_ci_low", "attr_signed_ci_high",
 )  # fmt: skip
 POSITION_COLUMNS = (
     "position_bucket", "n_events", *_LIFT, *_CI, "lift_length_adjusted", "low_support",
@@ -171,8 +173,11 @@ def attribution_tables(
         ev.attribution,
         per_session=[True, True, False],
     )
+    (signed_ci,) = boot.mean_intervals([(event_codes, len(event_names))], ev.signed)
     return {
-        "event_type": _event_type_table(ev, event_codes, event_names, event_ci, min_support),
+        "event_type": _event_type_table(
+            ev, event_codes, event_names, event_ci, signed_ci, min_support
+        ),
         "position": _position_table(ev, bucket, labels, bucket_ci, min_support),
         "store": _store_table(ev, store_codes, store_ids, store_ci, min_support, stores),
         "event_position": _event_position_table(ev, event_codes, event_names, min_support),
@@ -315,10 +320,16 @@ def _sorted_by_lift(table: pd.DataFrame, key: str, columns: Sequence[str]) -> pd
 
 
 def _event_type_table(
-    ev: _Events, codes: np.ndarray, uniques: pd.Index, ci: _Interval, min_support: int
+    ev: _Events,
+    codes: np.ndarray,
+    uniques: pd.Index,
+    ci: _Interval,
+    signed_ci: _Interval,
+    min_support: int,
 ) -> pd.DataFrame:
     table = pd.DataFrame(_group_stats(ev, codes, len(uniques), min_support, per_session=True))
     table["lift_ci_low"], table["lift_ci_high"] = ci
+    table["attr_signed_ci_low"], table["attr_signed_ci_high"] = signed_ci
     table["event"] = uniques
     table["event_category"] = _most_frequent(
         codes, _optional(ev, "event_category"), len(uniques)

@@ -13,7 +13,12 @@ from eventlift.attribution.faithfulness import (
 from eventlift.attribution.grad_x_input import GradientXInput
 from eventlift.attribution.integrated_gradients import IntegratedGradients
 from eventlift.attribution.occlusion import Occlusion
-from eventlift.attribution.runner import AttributionResult, attribute_sessions, normalise_scores
+from eventlift.attribution.runner import (
+    AttributionResult,
+    attribute_sessions,
+    event_level_frame,
+    normalise_scores,
+)
 from eventlift.exceptions import ConfigError
 from eventlift.model.transformer import EventTransformer
 
@@ -28,6 +33,7 @@ __all__ = [
     "IntegratedGradients",
     "Occlusion",
     "attribute_sessions",
+    "event_level_frame",
     "event_type_removal",
     "faithfulness",
     "get_attributor",

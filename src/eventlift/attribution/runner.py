@@ -1,4 +1,5 @@
-"""Run an attribution method over many sessions, batched by length, and normalise the scores."""
+"""Run an attribution method over many sessions, batched by length, normalise the scores and lay
+them out one row per event."""
 
 from __future__ import annotations
 
@@ -6,14 +7,17 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import torch
 
 from eventlift.attribution.base import Attributor
 from eventlift.data.encode import EncodedSessions
+from eventlift.data.schema import EVENT_LEVEL_COLUMNS, SESSION_LENGTH
+from eventlift.data.sessions import SessionData
 from eventlift.model.batching import iterate_batches, make_batch
 from eventlift.progress import NO_PROGRESS, Progress
 
-__all__ = ["AttributionResult", "attribute_sessions", "normalise_scores"]
+__all__ = ["AttributionResult", "attribute_sessions", "event_level_frame", "normalise_scores"]
 
 
 @dataclass
@@ -82,3 +86,24 @@ def attribute_sessions(
         method=attributor.name,
         completeness_gap=gap_total / difference_total if difference_total > 0 else None,
     )
+
+
+def event_level_frame(
+    data: SessionData, split: pd.Series, attribution: AttributionResult
+) -> pd.DataFrame:
+    """One row per event with its scores, the session's label, prediction and split (DESIGN §8)."""
+    events, sessions = data.events, data.sessions
+    lengths = sessions["n_events"].to_numpy()
+    row = np.repeat(np.arange(len(sessions)), lengths)  # session index of each event
+    col = events["position"].to_numpy() - 1
+    probability = 1.0 / (1.0 + np.exp(-attribution.logits.astype(np.float64)))
+    frame = events[["session_id", "position", "event", "event_category", "store_id"]].copy()
+    frame["store_name"] = events["store_name"]
+    frame["timestamp"] = events["timestamp"]
+    frame["attribution_raw"] = attribution.raw[row, col].astype(np.float64)
+    frame["attribution"] = attribution.normalised[row, col].astype(np.float64)
+    frame["converted"] = sessions["converted"].to_numpy()[row]
+    frame["predicted_probability"] = probability[row]
+    frame["split"] = split.to_numpy()[row]
+    frame[SESSION_LENGTH] = lengths[row]
+    return frame[[*EVENT_LEVEL_COLUMNS, SESSION_LENGTH]]
