@@ -17,13 +17,17 @@ $(STAMP): pyproject.toml requirements-dev.txt
 demo: $(STAMP)
 	$(BIN)/eventlift demo
 
+# The report's browser test needs headless Chromium and the warehouse tests a PostgreSQL server:
+# both come from Debian packages, installed (when missing) and started by the scripts below.
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	scripts/install-chromium.sh
+	eval "$$(scripts/start-postgres.sh)" && $(BIN)/python -m pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 clean:
-	rm -rf $(VENV) eventlift-demo .pytest_cache
+	-scripts/start-postgres.sh stop
+	rm -rf $(VENV) eventlift-demo .pytest_cache .pgdata

@@ -12,7 +12,9 @@ from rich.console import Console
 
 from eventlift.exceptions import EventliftError
 
-DEFAULT_SESSIONS = 30_000  # SyntheticSpec's default, repeated so that --help imports nothing heavy
+# Defaults of SyntheticSpec and eventlift.evaluation, repeated so that --help imports nothing heavy.
+DEFAULT_SESSIONS = 30_000
+DEFAULT_EVALUATE_SAMPLE = 2000
 
 app = typer.Typer(
     help="Which steps of a user's session drive conversion? Train a Transformer on session "
@@ -38,7 +40,7 @@ def demo(
     epochs: Annotated[Optional[int], typer.Option(help="Maximum training epochs.")] = None,  # noqa: UP045
 ) -> None:
     """Generate a synthetic log with known causes, run both modes and write the full report."""
-    from eventlift.console import RichProgress, demo_table
+    from eventlift.console import RichProgress, demo_table, method_recovery_table
     from eventlift.demo import run_demo
 
     started = time.perf_counter()
@@ -62,9 +64,55 @@ def demo(
             f"no_funnel recovery: Spearman(lift, planted effect) = "
             f"{recovery['event_spearman']:.3f}; planted best store ranks "
             f"{recovery['best_store_rank']} of {recovery['supported_stores']} supported stores; "
-            f"top position bucket {recovery['top_position_bucket']}."
+            f"top position bucket {recovery['top_position_bucket']}; mean signed score points "
+            f"the planted way for {recovery['signs_agree']} of {recovery['signs_checked']} "
+            f"event types with a clear effect."
         )
+    if result.comparison is not None:
+        output.print(result.comparison.verdict)
+    if result.method_recovery is not None:
+        output.print(method_recovery_table(result.method_recovery))
     output.print(f"Wrote {out}/ in {time.perf_counter() - started:.0f}s.")
+
+
+MethodOption = Annotated[
+    str,
+    typer.Option(
+        help="Attribution method: grad_x_input, integrated_gradients, attention, "
+        "attention_rollout or occlusion (default: \\[attribution] method)."
+    ),
+]
+
+
+def _run_config(config: Path, modes: str | None, method: str) -> None:
+    """Run ``modes`` (None: ``[output] modes``) of CONFIG, print each summary and the verdict."""
+    from eventlift.config import MODES
+    from eventlift.console import RichProgress, run_table
+    from eventlift.data.readers import read_events, read_stores
+    from eventlift.pipeline import resolve_config, run_modes
+
+    started = time.perf_counter()
+    try:
+        settings = resolve_config(config)
+        if method:
+            settings = settings.replace(attribution={"method": method})
+        if modes and modes not in (*MODES, "both"):
+            raise EventliftError(
+                f"--mode must be one of {', '.join(MODES)} or both, got {modes!r}."
+            )
+        chosen = list(MODES) if modes == "both" else [modes] if modes else settings.output.modes
+        frame = read_events(None, settings)
+        stores = read_stores(settings.input.stores) if settings.input.stores else None
+        results, comparison = run_modes(
+            frame, settings, chosen, stores=stores, progress=RichProgress(console)
+        )
+    except EventliftError as error:
+        _fail(error)
+    for result in results.values():
+        output.print(run_table(result))
+    if comparison is not None:
+        output.print(comparison.verdict)
+    output.print(f"Wrote {settings.output.dir}/ in {time.perf_counter() - started:.0f}s.")
 
 
 @app.command()
@@ -73,37 +121,76 @@ def run(
     mode: Annotated[
         str, typer.Option(help="no_funnel, with_funnel, or both (default: \\[output] modes).")
     ] = "",
-    method: Annotated[
-        str,
-        typer.Option(
-            help="Attribution method: grad_x_input, integrated_gradients, attention, "
-            "attention_rollout or occlusion (default: \\[attribution] method)."
-        ),
-    ] = "",
+    method: MethodOption = "",
 ) -> None:
     """Run the pipeline on your own events as described by CONFIG."""
-    from eventlift.config import MODES
-    from eventlift.console import RichProgress, run_table
-    from eventlift.data.readers import read_events, read_stores
-    from eventlift.pipeline import resolve_config, run_prepared
+    _run_config(config, mode or None, method)
 
-    started = time.perf_counter()
+
+@app.command()
+def compare(
+    config: Annotated[Path, typer.Argument(help="TOML config file.", show_default=False)],
+    method: MethodOption = "",
+) -> None:
+    """Run no_funnel and with_funnel on the same sessions and say how much the funnel leaks.
+
+    Writes comparison.json and outputs/mode_comparison.csv (test AUC of each mode and of the
+    baselines, the funnel's share of attribution, how the browsing events' ranks move) next to
+    both modes' outputs, and prints a one-sentence verdict.
+    """
+    _run_config(config, "both", method)
+
+
+@app.command()
+def report(
+    folder: Annotated[
+        Path, typer.Argument(help="Output folder of a run or of the demo.", show_default=False)
+    ],
+) -> None:
+    """Rebuild FOLDER/report.html from the files a run wrote (no model or events needed)."""
+    from eventlift.report.html import build_report
+
     try:
-        settings = resolve_config(config)
-        if method:
-            settings = settings.replace(attribution={"method": method})
-        if mode and mode not in (*MODES, "both"):
-            raise EventliftError(f"--mode must be one of {', '.join(MODES)} or both, got {mode!r}.")
-        modes = list(MODES) if mode == "both" else [mode] if mode else settings.output.modes
-        frame = read_events(None, settings)
-        stores = read_stores(settings.input.stores) if settings.input.stores else None
-        progress = RichProgress(console)
-        for name in modes:
-            result = run_prepared(frame, settings, name, stores=stores, progress=progress)
-            output.print(run_table(result))
+        path = build_report(folder)
     except EventliftError as error:
         _fail(error)
-    output.print(f"Wrote {settings.output.dir}/ in {time.perf_counter() - started:.0f}s.")
+    output.print(f"Wrote {path}.")
+
+
+@app.command()
+def evaluate(
+    folder: Annotated[
+        Path, typer.Argument(help="Output folder of `eventlift demo`.", show_default=False)
+    ],
+    methods: Annotated[
+        str, typer.Option(help="Comma-separated attribution methods (default: all).")
+    ] = "",
+    sample: Annotated[
+        int, typer.Option(help="Test sessions every method is scored on (0: all).")
+    ] = DEFAULT_EVALUATE_SAMPLE,
+) -> None:
+    """Score every attribution method against the causes planted in a demo's synthetic log.
+
+    Prints, per method: Spearman of event-type lift with the planted effects, rank of the
+    planted best store, top-5 store overlap, per-session correlation with the true
+    contributions, sign agreement, faithfulness (deletion AOPC over random) and speed; then the
+    multi-touch rules. Writes outputs/method_recovery_no_funnel.csv in FOLDER.
+    """
+    from eventlift.console import RichProgress, method_recovery_table
+    from eventlift.evaluation import evaluate_folder
+    from eventlift.sinks.atomic import write_csv
+
+    started = time.perf_counter()
+    chosen = [name.strip() for name in methods.split(",") if name.strip()] or None
+    try:
+        table = evaluate_folder(
+            folder, methods=chosen, sample=sample, progress=RichProgress(console)
+        )
+    except EventliftError as error:
+        _fail(error)
+    path = write_csv(table, folder / "outputs" / "method_recovery_no_funnel.csv")
+    output.print(method_recovery_table(table))
+    output.print(f"Wrote {path} in {time.perf_counter() - started:.0f}s.")
 
 
 def main() -> None:

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import torch
 
@@ -22,11 +21,17 @@ from eventlift.analysis.baselines import fit_baselines
 from eventlift.analysis.leakage import detect_leaks
 from eventlift.analysis.tables import attribution_tables
 from eventlift.analysis.trust import faithfulness_scorecard, triangulation
-from eventlift.attribution import AttributionResult, attribute_sessions, get_attributor
+from eventlift.attribution import (
+    AttributionResult,
+    attribute_sessions,
+    event_level_frame,
+    get_attributor,
+)
+from eventlift.compare import COMPARISON_FILE, ModeComparison, compare_modes, write_comparison
 from eventlift.config import MODES, Config, load_config
 from eventlift.data.encode import EncodedSessions, build_vocabularies, encode_sessions
 from eventlift.data.readers import read_events, read_stores
-from eventlift.data.schema import EVENT_LEVEL_COLUMNS, SESSION_LENGTH, SPLITS
+from eventlift.data.schema import SPLITS
 from eventlift.data.sessions import SessionData, build_sessions
 from eventlift.data.split import assign_splits
 from eventlift.exceptions import ConfigError
@@ -35,8 +40,17 @@ from eventlift.model.trainer import classification_metrics, predict_logits, seed
 from eventlift.model.transformer import EventTransformer
 from eventlift.outputs import build_summary, write_outputs, write_summary
 from eventlift.progress import NO_PROGRESS, Progress
+from eventlift.report.html import build_report
+from eventlift.stability import seed_stability
 
-__all__ = ["RunResult", "event_level_frame", "prepare_sessions", "resolve_config", "run"]
+__all__ = [
+    "RunResult",
+    "finish_outputs",
+    "prepare_sessions",
+    "resolve_config",
+    "run",
+    "run_modes",
+]
 
 log = logging.getLogger(__name__)
 
@@ -115,27 +129,6 @@ def prepare_sessions(
         gap_buckets=config.model.gap_buckets,
     )
     return data, split, encoded
-
-
-def event_level_frame(
-    data: SessionData, split: pd.Series, attribution: AttributionResult
-) -> pd.DataFrame:
-    """One row per event with its scores, the session's label, prediction and split (DESIGN §8)."""
-    events, sessions = data.events, data.sessions
-    lengths = sessions["n_events"].to_numpy()
-    row = np.repeat(np.arange(len(sessions)), lengths)  # session index of each event
-    col = events["position"].to_numpy() - 1
-    probability = 1.0 / (1.0 + np.exp(-attribution.logits.astype(np.float64)))
-    frame = events[["session_id", "position", "event", "event_category", "store_id"]].copy()
-    frame["store_name"] = events["store_name"]
-    frame["timestamp"] = events["timestamp"]
-    frame["attribution_raw"] = attribution.raw[row, col].astype(np.float64)
-    frame["attribution"] = attribution.normalised[row, col].astype(np.float64)
-    frame["converted"] = sessions["converted"].to_numpy()[row]
-    frame["predicted_probability"] = probability[row]
-    frame["split"] = split.to_numpy()[row]
-    frame[SESSION_LENGTH] = lengths[row]
-    return frame[[*EVENT_LEVEL_COLUMNS, SESSION_LENGTH]]
 
 
 def _find_leaks(data: SessionData, sessions: pd.DataFrame, config: Config) -> list[dict]:
@@ -228,9 +221,45 @@ def run(
     with timer.stage("read"):
         frame = read_events(events, config)
         stores = read_stores(config.input.stores) if config.input.stores else None
-    return run_prepared(
+    result = run_prepared(
         frame, config, mode, stores=stores, timer=timer, write=write, progress=progress
     )
+    if write:
+        finish_outputs({mode: result}, config)
+    return result
+
+
+def run_modes(
+    frame: pd.DataFrame,
+    config: Config,
+    modes: list[str],
+    *,
+    stores: pd.DataFrame | None = None,
+    progress: Progress = NO_PROGRESS,
+) -> tuple[dict[str, RunResult], ModeComparison | None]:
+    """Run several modes on one read of the events, then write the comparison and the report."""
+    results = {}
+    for mode in modes:
+        progress.note(f"mode {mode}")
+        results[mode] = run_prepared(frame, config, mode, stores=stores, progress=progress)
+    return results, finish_outputs(results, config)
+
+
+def finish_outputs(results: dict[str, RunResult], config: Config) -> ModeComparison | None:
+    """Write the mode comparison (when both modes ran) and rebuild ``report.html``.
+
+    A ``comparison.json`` left by an earlier run is removed when this run has no comparison, so
+    the report never shows a verdict about other results.
+    """
+    comparison = None
+    root = Path(config.output.dir)
+    if {"no_funnel", "with_funnel"} <= set(results):
+        comparison = compare_modes(results, config)
+        write_comparison(comparison, root)
+    else:
+        (root / COMPARISON_FILE).unlink(missing_ok=True)
+    build_report(root, modes=list(results))
+    return comparison
 
 
 def run_prepared(
@@ -299,6 +328,12 @@ def run_prepared(
     with timer.stage("trust"):
         trust = _trust_checks(model, encoded, data, labelled, scores, tables, config)
         tables.update(trust.pop("tables"))
+    if config.attribution.stability_seeds:
+        with timer.stage("stability"):
+            run_lifts = tables["event_type"].set_index("event")["lift"]
+            tables["seed_stability"], trust["seed_stability"] = seed_stability(
+                data, split, encoded, config, run_lifts, metrics["test_auc"], device=device
+            )
     result = RunResult(
         mode=mode,
         tables=tables,

@@ -1,0 +1,179 @@
+"""How badly do funnel events lie? ``no_funnel`` and ``with_funnel`` side by side (DESIGN §7).
+
+Funnel steps (add to cart, checkout) sit between browsing and the conversion: a model that sees
+them predicts conversions almost perfectly and credits them with most of the attribution, which
+says nothing about which browsing steps drive conversion. Both modes run on the same read of the
+events with the same seed, so sessions, splits and training are the same apart from the funnel
+events (and the sessions that held nothing else, which ``no_funnel`` drops). The comparison shows
+what the funnel adds to the test AUC, the share of attribution it takes, how the browsing events'
+ranks move, and a verdict in one sentence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from eventlift.config import Config
+from eventlift.exceptions import ConfigError
+from eventlift.sinks.atomic import write_csv, write_json
+
+if TYPE_CHECKING:
+    from eventlift.pipeline import RunResult
+
+__all__ = ["COMPARISON_FILE", "ModeComparison", "compare_modes", "write_comparison"]
+
+COMPARISON_FILE = "comparison.json"
+
+
+@dataclass
+class ModeComparison:
+    """The two modes side by side: one row per mode, the moved ranks and the verdict."""
+
+    modes: pd.DataFrame  # mode, test_auc, logistic_auc, lightgbm_auc, funnel_share, leaks
+    ranks: pd.DataFrame  # event, lift and rank (among all event types) in each mode
+    funnel_events: list[str]
+    funnel_share: float  # share of with_funnel attribution taken by funnel events
+    rank_correlation: float  # Spearman of non-funnel lifts between the modes
+    verdict: str
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``comparison.json`` payload: the verdict, one row per mode, ranks and facts."""
+        return {
+            "verdict": self.verdict,
+            "rows": self.modes.to_dict("records"),
+            "ranks": self.ranks.to_dict("records"),
+            "funnel_events": self.funnel_events,
+            "funnel_share_of_attribution": self.funnel_share,
+            "rank_correlation_non_funnel": self.rank_correlation,
+            **self.facts,
+        }
+
+
+def compare_modes(results: dict[str, RunResult], config: Config) -> ModeComparison:
+    """Compare a ``no_funnel`` and a ``with_funnel`` result of the same events and config.
+
+    Raises
+    ------
+    ConfigError
+        One of the two modes is missing from ``results``.
+    """
+    missing = [mode for mode in ("no_funnel", "with_funnel") if mode not in results]
+    if missing:
+        raise ConfigError(
+            f"the comparison needs both modes; {missing} did not run. Run with "
+            "`--mode both` or set [output] modes = ['no_funnel', 'with_funnel']."
+        )
+    clean, leaky = results["no_funnel"], results["with_funnel"]
+    funnel = _funnel_events(leaky, config)
+    share = _funnel_share(leaky, funnel)
+    ranks = _ranks(clean.tables["event_type"], leaky.tables["event_type"], funnel)
+    followed = ranks.dropna(subset=["lift_no_funnel", "lift_with_funnel"])
+    correlation = (
+        float(followed["lift_no_funnel"].corr(followed["lift_with_funnel"], method="spearman"))
+        if len(followed) >= 3
+        else float("nan")
+    )
+    modes = pd.DataFrame(
+        [
+            {
+                "mode": mode,
+                "test_auc": result.metrics["test_auc"],
+                "logistic_auc": result.baselines["logistic"]["test_auc"],
+                "lightgbm_auc": result.baselines["lightgbm"]["test_auc"],
+                "funnel_share": share if mode == "with_funnel" else 0.0,
+                "likely_leaks": ", ".join(finding["event"] for finding in result.leakage),
+            }
+            for mode, result in (("no_funnel", clean), ("with_funnel", leaky))
+        ]
+    )
+    verdict = _verdict(modes, share, ranks)
+    return ModeComparison(
+        modes=modes,
+        ranks=ranks,
+        funnel_events=funnel,
+        funnel_share=share,
+        rank_correlation=correlation,
+        verdict=verdict,
+        facts={"auc_gain": float(modes["test_auc"].iloc[1] - modes["test_auc"].iloc[0])},
+    )
+
+
+def write_comparison(comparison: ModeComparison, out_dir: str | Path) -> dict[str, Path]:
+    """Write ``comparison.json`` (read by the report) and ``outputs/mode_comparison.csv``."""
+    root = Path(out_dir)
+    return {
+        "comparison": write_json(comparison.to_dict(), root / COMPARISON_FILE),
+        "mode_comparison": write_csv(comparison.ranks, root / "outputs" / "mode_comparison.csv"),
+    }
+
+
+def _funnel_events(result: RunResult, config: Config) -> list[str]:
+    """Event types of the run that the config calls funnel events (by name or category)."""
+    events = result.sessions.events
+    funnel = events["event_category"].isin(config.sessions.funnel_categories) | events[
+        "event_name"
+    ].isin(config.sessions.funnel_events)
+    return sorted(events.loc[funnel, "event"].astype(str).unique().tolist())
+
+
+def _funnel_share(result: RunResult, funnel: list[str]) -> float:
+    """Share of all normalised attribution in the tables' sessions held by funnel events."""
+    events = result.tables["event_level"]
+    split = result.summary.get("attribution", {}).get("split", "test")
+    if split != "all":
+        events = events[events["split"] == split]
+    total = float(events["attribution"].sum())
+    taken = float(events.loc[events["event"].isin(funnel), "attribution"].sum())
+    return taken / total if total > 0 else float("nan")
+
+
+def _ranks(clean: pd.DataFrame, leaky: pd.DataFrame, funnel: list[str]) -> pd.DataFrame:
+    """Each non-funnel event's lift and rank (1 = largest lift among all types) in both modes."""
+
+    def ranked(table: pd.DataFrame) -> pd.DataFrame:
+        out = table[["event", "lift"]].copy()
+        out["rank"] = out["lift"].rank(ascending=False, method="min")
+        return out.set_index("event")
+
+    both = (
+        ranked(clean)
+        .add_suffix("_no_funnel")
+        .join(ranked(leaky).add_suffix("_with_funnel"), how="outer")
+    )
+    both = both[~both.index.isin(funnel)].sort_values(
+        ["rank_no_funnel", "rank_with_funnel"], na_position="last"
+    )
+    for column in ("rank_no_funnel", "rank_with_funnel"):
+        both[column] = both[column].astype("Int64")
+    return both.rename_axis("event").reset_index()[
+        ["event", "lift_no_funnel", "rank_no_funnel", "lift_with_funnel", "rank_with_funnel"]
+    ]
+
+
+def _verdict(modes: pd.DataFrame, share: float, ranks: pd.DataFrame) -> str:
+    """One sentence an analyst can paste: AUC inflation, attribution taken, where the top
+    browsing event of ``no_funnel`` lands once the funnel is in."""
+    clean_auc, leaky_auc = modes["test_auc"].to_numpy(dtype=float)
+    sentence = (
+        f"Funnel events {'inflate' if leaky_auc > clean_auc else 'change'} test AUC from "
+        f"{clean_auc:.2f} to {leaky_auc:.2f} and take {100 * share:.0f} % of attribution"
+    )
+    top = ranks.dropna(subset=["rank_no_funnel", "rank_with_funnel"]).head(1)
+    if len(top):
+        event, before, after = top.iloc[0][["event", "rank_no_funnel", "rank_with_funnel"]]
+        moves = (
+            f"falls from rank {before} to rank {after}"
+            if after > before
+            else (
+                f"stays at rank {before}"
+                if after == before
+                else f"rises from rank {before} to {after}"
+            )
+        )
+        sentence += f"; {event} {moves}"
+    return sentence + "."
