@@ -146,7 +146,8 @@ def test_two_runs_with_the_same_seed_give_identical_tables(tmp_path):
         if p.name != methods
     )
     optional = 1  # seed_stability is only written with [attribution] stability_seeds
-    assert len(files) == 2 * (len(TABLE_FILES) - optional)  # every table of both modes
+    comparison = 1  # mode_comparison.csv
+    assert len(files) == 2 * (len(TABLE_FILES) - optional) + comparison
     for relative in files:
         assert (tmp_path / "a" / relative).read_bytes() == (tmp_path / "b" / relative).read_bytes()
     first, second = (
@@ -154,3 +155,7 @@ def test_two_runs_with_the_same_seed_give_identical_tables(tmp_path):
         for name in ("a", "b")
     )
     pd.testing.assert_frame_equal(first, second)
+    pages = [(tmp_path / name / "report.html").read_text() for name in ("a", "b")]
+    assert pages[0].replace(str(tmp_path / "a"), "") == pages[1].replace(str(tmp_path / "b"), "")
+    verdicts = [(tmp_path / name / "comparison.json").read_bytes() for name in ("a", "b")]
+    assert verdicts[0] == verdicts[1]
