@@ -84,7 +84,17 @@ MethodOption = Annotated[
 ]
 
 
-def _run_config(config: Path, modes: str | None, method: str) -> None:
+SampleOption = Annotated[
+    Optional[int],  # noqa: UP045 (typer reads the annotation at run time)
+    typer.Option(
+        help="Keep a reproducible sample of this many sessions for a quick first look "
+        "(default: \\[input] max_sessions, else all).",
+        show_default=False,
+    ),
+]
+
+
+def _run_config(config: Path, modes: str | None, method: str, sample: int | None) -> None:
     """Run ``modes`` (None: ``[output] modes``) of CONFIG, print each summary and the verdict."""
     from eventlift.config import MODES
     from eventlift.console import RichProgress, run_table
@@ -96,6 +106,8 @@ def _run_config(config: Path, modes: str | None, method: str) -> None:
         settings = resolve_config(config)
         if method:
             settings = settings.replace(attribution={"method": method})
+        if sample is not None:
+            settings = settings.replace(input={"max_sessions": sample})
         if modes and modes not in (*MODES, "both"):
             raise EventliftError(
                 f"--mode must be one of {', '.join(MODES)} or both, got {modes!r}."
@@ -122,15 +134,17 @@ def run(
         str, typer.Option(help="no_funnel, with_funnel, or both (default: \\[output] modes).")
     ] = "",
     method: MethodOption = "",
+    sample: SampleOption = None,
 ) -> None:
     """Run the pipeline on your own events as described by CONFIG."""
-    _run_config(config, mode or None, method)
+    _run_config(config, mode or None, method, sample)
 
 
 @app.command()
 def compare(
     config: Annotated[Path, typer.Argument(help="TOML config file.", show_default=False)],
     method: MethodOption = "",
+    sample: SampleOption = None,
 ) -> None:
     """Run no_funnel and with_funnel on the same sessions and say how much the funnel leaks.
 
@@ -138,7 +152,7 @@ def compare(
     baselines, the funnel's share of attribution, how the browsing events' ranks move) next to
     both modes' outputs, and prints a one-sentence verdict.
     """
-    _run_config(config, "both", method)
+    _run_config(config, "both", method, sample)
 
 
 @app.command()
@@ -191,6 +205,40 @@ def evaluate(
     path = write_csv(table, folder / "outputs" / "method_recovery_no_funnel.csv")
     output.print(method_recovery_table(table))
     output.print(f"Wrote {path} in {time.perf_counter() - started:.0f}s.")
+
+
+@app.command()
+def spark(
+    config: Annotated[Path, typer.Argument(help="TOML config file.", show_default=False)],
+    mode: Annotated[
+        str, typer.Option(help="no_funnel or with_funnel (default: \\[output] modes).")
+    ] = "",
+) -> None:
+    """Run CONFIG on Apache Spark (also under spark-submit: python -m eventlift.spark CONFIG).
+
+    Uses the running SparkSession, or starts one (\\[spark] master, default local[*]). Reads
+    \\[spark] input_table or \\[input] path and writes the tables as Parquet, Delta or catalog
+    tables (\\[spark] write).
+    """
+    from eventlift.spark.run import run as run_spark
+    from eventlift.spark.session import get_spark
+    from eventlift.spark.settings import load_spark_config
+
+    started = time.perf_counter()
+    try:
+        settings_config, settings = load_spark_config(config)
+        modes = [mode] if mode else settings_config.output.modes
+        session = get_spark(settings)
+        for chosen in modes:
+            result = run_spark(session, None, settings_config, settings=settings, mode=chosen)
+            metrics = result.summary["metrics"]
+            output.print(
+                f"{chosen}: {result.summary['counts']['sessions']} sessions, test AUC "
+                f"{metrics['test_auc']:.3f}; tables: {', '.join(result.locations.values())}"
+            )
+    except EventliftError as error:
+        _fail(error)
+    output.print(f"Done in {time.perf_counter() - started:.0f}s.")
 
 
 def main() -> None:

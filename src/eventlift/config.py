@@ -51,6 +51,7 @@ class InputConfig:
     timestamp_unit: Literal["auto", "s", "ms"] = "auto"  # for epoch numbers
     nested_events: str | None = None  # JSON lines with one object per session: the list field
     stores: str | None = None  # optional store dimension table (CSV/Parquet), joined on store_id
+    max_sessions: int | None = None  # keep a reproducible sample of this many sessions (or users)
 
 
 @dataclass(frozen=True)
@@ -234,6 +235,11 @@ class Config:
             raise ConfigError(
                 "[attribution] stability_seeds must be 0 (off) or at least 2 (the run's seed and "
                 f"the next ones), got {self.attribution.stability_seeds}."
+            )
+        if self.input.max_sessions is not None and self.input.max_sessions <= 0:
+            raise ConfigError(
+                f"[input] max_sessions must be positive (or left out for all sessions), got "
+                f"{self.input.max_sessions}."
             )
         if not 0 <= self.model.dropout < 1:
             raise ConfigError(f"[model] dropout must be in [0, 1), got {self.model.dropout}.")

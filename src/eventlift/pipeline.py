@@ -31,6 +31,7 @@ from eventlift.compare import COMPARISON_FILE, ModeComparison, compare_modes, wr
 from eventlift.config import MODES, Config, load_config
 from eventlift.data.encode import EncodedSessions, build_vocabularies, encode_sessions
 from eventlift.data.readers import read_events, read_stores
+from eventlift.data.sample import sample_sessions
 from eventlift.data.schema import SPLITS
 from eventlift.data.sessions import SessionData, build_sessions
 from eventlift.data.split import assign_splits
@@ -103,8 +104,23 @@ def resolve_config(config: Config | dict | str | Path | None) -> Config:
 def prepare_sessions(
     events: pd.DataFrame, config: Config, mode: str, *, source: str = "input"
 ) -> tuple[SessionData, pd.Series, EncodedSessions]:
-    """Sessions, their split and their encoding for one mode (DESIGN §3)."""
+    """Sessions, their split and their encoding for one mode (DESIGN §3).
+
+    With ``[input] max_sessions`` only a reproducible sample of sessions is kept (whole users when
+    sessions are derived); the units left out are counted as ``dropped_sessions.not_sampled``.
+    """
+    not_sampled = 0
+    if config.input.max_sessions:
+        derived = not config.columns.session_id or config.sessions.derive_sessions
+        events, not_sampled = sample_sessions(
+            events,
+            config.input.max_sessions,
+            config.train.seed,
+            key="user_id" if derived else "session_id",
+        )
     data = build_sessions(events, config.sessions, config.columns, mode=mode, source=source)
+    if config.input.max_sessions:
+        data.counts["dropped_sessions"]["not_sampled"] = not_sampled
     split = assign_splits(
         data.sessions,
         fractions=config.train.split_fractions,
