@@ -18,7 +18,8 @@ from eventlift.exceptions import ConfigError
 from eventlift.pipeline import run_modes
 
 VERDICT = re.compile(
-    r"^Funnel events inflate test AUC from 0\.\d\d to 0\.\d\d and take \d+ % of attribution; "
+    r"^Funnel events inflate test AUC from 0\.\d\d to 0\.\d\d and take \d+ % of the attribution "
+    r"in converted sessions \(\d+ % overall\); "
     r"\w+ (falls from rank 1 to rank \d+|stays at rank 1)\.$"
 )
 SMALL = {
@@ -59,6 +60,12 @@ def test_funnel_share_is_the_funnel_events_part_of_test_attribution(both_modes):
     # normalised scores sum to 1 per session
     assert comparison.funnel_share == pytest.approx(expected / test["session_id"].nunique())
     assert 0 < comparison.funnel_share < 1
+    converted = test[test["converted"]]
+    in_converted = converted.loc[converted["event"].isin(FUNNEL_EVENTS), "attribution"].sum()
+    assert comparison.funnel_share_converted == pytest.approx(
+        in_converted / converted["session_id"].nunique()
+    )
+    assert comparison.funnel_share_converted > comparison.funnel_share
 
 
 def test_ranks_follow_the_browsing_events_across_modes(both_modes):

@@ -37,6 +37,7 @@ class ModeComparison:
     ranks: pd.DataFrame  # event, lift and rank (among all event types) in each mode
     funnel_events: list[str]
     funnel_share: float  # share of with_funnel attribution taken by funnel events
+    funnel_share_converted: float  # the same within converted sessions
     rank_correlation: float  # Spearman of non-funnel lifts between the modes
     verdict: str
     facts: dict[str, Any] = field(default_factory=dict)
@@ -49,6 +50,7 @@ class ModeComparison:
             "ranks": self.ranks.to_dict("records"),
             "funnel_events": self.funnel_events,
             "funnel_share_of_attribution": self.funnel_share,
+            "funnel_share_of_attribution_converted": self.funnel_share_converted,
             "rank_correlation_non_funnel": self.rank_correlation,
             **self.facts,
         }
@@ -70,7 +72,7 @@ def compare_modes(results: dict[str, RunResult], config: Config) -> ModeComparis
         )
     clean, leaky = results["no_funnel"], results["with_funnel"]
     funnel = _funnel_events(leaky, config)
-    share = _funnel_share(leaky, funnel)
+    share, share_converted = _funnel_share(leaky, funnel)
     ranks = _ranks(clean.tables["event_type"], leaky.tables["event_type"], funnel)
     followed = ranks.dropna(subset=["lift_no_funnel", "lift_with_funnel"])
     correlation = (
@@ -86,17 +88,19 @@ def compare_modes(results: dict[str, RunResult], config: Config) -> ModeComparis
                 "logistic_auc": result.baselines["logistic"]["test_auc"],
                 "lightgbm_auc": result.baselines["lightgbm"]["test_auc"],
                 "funnel_share": share if mode == "with_funnel" else 0.0,
+                "funnel_share_converted": share_converted if mode == "with_funnel" else 0.0,
                 "likely_leaks": ", ".join(finding["event"] for finding in result.leakage),
             }
             for mode, result in (("no_funnel", clean), ("with_funnel", leaky))
         ]
     )
-    verdict = _verdict(modes, share, ranks)
+    verdict = _verdict(modes, share, share_converted, ranks)
     return ModeComparison(
         modes=modes,
         ranks=ranks,
         funnel_events=funnel,
         funnel_share=share,
+        funnel_share_converted=share_converted,
         rank_correlation=correlation,
         verdict=verdict,
         facts={"auc_gain": float(modes["test_auc"].iloc[1] - modes["test_auc"].iloc[0])},
@@ -121,15 +125,20 @@ def _funnel_events(result: RunResult, config: Config) -> list[str]:
     return sorted(events.loc[funnel, "event"].astype(str).unique().tolist())
 
 
-def _funnel_share(result: RunResult, funnel: list[str]) -> float:
-    """Share of all normalised attribution in the tables' sessions held by funnel events."""
+def _funnel_share(result: RunResult, funnel: list[str]) -> tuple[float, float]:
+    """Share of the normalised attribution held by funnel events: in all the tables' sessions,
+    and in the converted ones (where the funnel steps sit, and what a verdict is read for)."""
     events = result.tables["event_level"]
     split = result.summary.get("attribution", {}).get("split", "test")
     if split != "all":
         events = events[events["split"] == split]
-    total = float(events["attribution"].sum())
-    taken = float(events.loc[events["event"].isin(funnel), "attribution"].sum())
-    return taken / total if total > 0 else float("nan")
+
+    def share(chosen: pd.DataFrame) -> float:
+        total = float(chosen["attribution"].sum())
+        taken = float(chosen.loc[chosen["event"].isin(funnel), "attribution"].sum())
+        return taken / total if total > 0 else float("nan")
+
+    return share(events), share(events[events["converted"].astype(bool)])
 
 
 def _ranks(clean: pd.DataFrame, leaky: pd.DataFrame, funnel: list[str]) -> pd.DataFrame:
@@ -155,25 +164,23 @@ def _ranks(clean: pd.DataFrame, leaky: pd.DataFrame, funnel: list[str]) -> pd.Da
     ]
 
 
-def _verdict(modes: pd.DataFrame, share: float, ranks: pd.DataFrame) -> str:
+def _verdict(modes: pd.DataFrame, share: float, share_converted: float, ranks: pd.DataFrame) -> str:
     """One sentence an analyst can paste: AUC inflation, attribution taken, where the top
     browsing event of ``no_funnel`` lands once the funnel is in."""
     clean_auc, leaky_auc = modes["test_auc"].to_numpy(dtype=float)
     sentence = (
         f"Funnel events {'inflate' if leaky_auc > clean_auc else 'change'} test AUC from "
-        f"{clean_auc:.2f} to {leaky_auc:.2f} and take {100 * share:.0f} % of attribution"
+        f"{clean_auc:.2f} to {leaky_auc:.2f} and take {100 * share_converted:.0f} % of the "
+        f"attribution in converted sessions ({100 * share:.0f} % overall)"
     )
     top = ranks.dropna(subset=["rank_no_funnel", "rank_with_funnel"]).head(1)
     if len(top):
         event, before, after = top.iloc[0][["event", "rank_no_funnel", "rank_with_funnel"]]
-        moves = (
-            f"falls from rank {before} to rank {after}"
-            if after > before
-            else (
-                f"stays at rank {before}"
-                if after == before
-                else f"rises from rank {before} to {after}"
-            )
-        )
+        if after > before:
+            moves = f"falls from rank {before} to rank {after}"
+        elif after == before:
+            moves = f"stays at rank {before}"
+        else:
+            moves = f"rises from rank {before} to rank {after}"
         sentence += f"; {event} {moves}"
     return sentence + "."
