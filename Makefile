@@ -5,7 +5,7 @@ PYTHON ?= python3
 BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
 
-.PHONY: demo test lint clean
+.PHONY: demo test test-spark lint clean
 
 $(STAMP): pyproject.toml requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	scripts/install-chromium.sh
 	eval "$$(scripts/start-postgres.sh)" && $(BIN)/python -m pytest
+
+# The Spark parity and TorchDistributor tests (local mode, a few minutes on 2 cores).
+test-spark: $(STAMP)
+	$(BIN)/python -m pytest -m spark
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,0 +1,63 @@
+"""The ``[spark]`` section of a config file: how the Spark path trains, reads and writes.
+
+The rest of the file is the ordinary :class:`~eventlift.config.Config`, so one TOML drives both
+paths; the local path never reads ``[spark]`` (load such files with :func:`load_spark_config`).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from eventlift.config import Config, _build_section, _resolve_paths
+from eventlift.exceptions import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = ["SparkSettings", "load_spark_config"]
+
+
+@dataclass(frozen=True)
+class SparkSettings:
+    """Spark-only settings; every key has a default."""
+
+    input_table: str | None = None  # catalog table read instead of [input] path
+    train: Literal["driver", "distributor"] = "driver"  # where the model is trained
+    sample_sessions: int = 0  # train/validation sessions collected for driver training; 0 = all
+    num_processes: int = 2  # TorchDistributor processes (GPUs with use_gpu)
+    use_gpu: bool = False  # TorchDistributor on GPUs (NCCL) instead of CPUs (gloo)
+    staging_dir: str | None = None  # encoded shards for the distributor; default under [output]
+    task_threads: int = 1  # torch threads per Spark task (attribution) and per training process
+    write: Literal["parquet", "delta", "table"] = "parquet"  # how the result tables are written
+    table_prefix: str = "eventlift_"  # catalog name prefix with write = "table", e.g. "db.el_"
+    master: str | None = None  # used only when no SparkSession is running, e.g. "local[4]"
+
+    def check(self) -> None:
+        for key in ("num_processes", "task_threads"):
+            if getattr(self, key) <= 0:
+                raise ConfigError(f"[spark] {key} must be positive, got {getattr(self, key)}.")
+        if self.sample_sessions < 0:
+            raise ConfigError(
+                f"[spark] sample_sessions must be >= 0 (0: all), got {self.sample_sessions}."
+            )
+
+
+def load_spark_config(path: str | Path) -> tuple[Config, SparkSettings]:
+    """Read a TOML config with an optional ``[spark]`` section; both parts validated."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {str(path)!r} does not exist.")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc}).") from None
+    spark_section = data.pop("spark", {})
+    config = _resolve_paths(Config.from_dict(data, source=str(path)), path.parent)
+    settings = _build_section(SparkSettings, spark_section, f"{path} [spark]")
+    settings.check()
+    return config, settings
