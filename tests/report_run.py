@@ -25,6 +25,10 @@ COMPARISON = {
         {"mode": "with_funnel", "test_auc": 0.9812, "funnel_attribution_share": 0.6234},
     ],
     "non_funnel_rank_correlation": 0.4321,
+    "ranks": [
+        {"event": "view", "rank_no_funnel": 1, "rank_with_funnel": 4},
+        {"event": "click", "rank_no_funnel": 2, "rank_with_funnel": 5},
+    ],
 }
 
 _BUILT: dict[str, Path] = {}

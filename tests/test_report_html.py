@@ -234,6 +234,12 @@ def test_comparison_is_shown_when_present(page):
     assert rows[1]["test_auc"] == "0.9812"
     facts = {row["fact"]: row["value"] for row in page.table("comparison", 1)}
     assert facts["non funnel rank correlation"] == str(COMPARISON["non_funnel_rank_correlation"])
+    assert "ranks" not in facts  # a list of records gets a table of its own
+    ranks = page.table("comparison", 2)
+    assert [(row["event"], row["rank_with_funnel"]) for row in ranks] == [
+        ("view", "4"),
+        ("click", "5"),
+    ]
 
 
 def test_page_is_offline(page, source):

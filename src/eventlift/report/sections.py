@@ -358,8 +358,24 @@ def comparison_section(comparison: Mapping[str, Any]) -> str:
         parts.append(f'<p class="verdict">{text(comparison["verdict"])}</p>')
     if comparison.get("rows"):
         parts.append(records_table(comparison["rows"]))
-    facts = {k: v for k, v in comparison.items() if k not in ("verdict", "rows")}
+    # Lists of records (e.g. each event's rank in both modes) read best as tables of their own.
+    tables = {
+        key: value
+        for key, value in comparison.items()
+        if key not in ("verdict", "rows")
+        and isinstance(value, list)
+        and value
+        and all(isinstance(item, Mapping) for item in value)
+    }
+    facts = {
+        key: value
+        for key, value in comparison.items()
+        if key not in ("verdict", "rows") and key not in tables
+    }
     if facts:
         parts.append(facts_table(facts))
+    for key, records in tables.items():
+        parts.append(f"<h3>{text(key.replace('_', ' ').capitalize())}</h3>")
+        parts.append(records_table(records))
     parts.append("</section>")
     return "".join(parts)
