@@ -24,7 +24,8 @@ test: $(STAMP)
 	scripts/install-chromium.sh
 	eval "$$(scripts/start-postgres.sh)" && $(BIN)/python -m pytest
 
-# The Spark parity and TorchDistributor tests (local mode, a few minutes on 2 cores).
+# The TorchDistributor run on Spark (local mode, 2 processes; about 2 minutes on 2 cores). The
+# Spark parity tests run with `make test`.
 test-spark: $(STAMP)
 	$(BIN)/python -m pytest -m spark
 

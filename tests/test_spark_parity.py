@@ -29,8 +29,6 @@ from eventlift.demo import demo_config
 from eventlift.model.transformer import EventTransformer
 from eventlift.pipeline import prepare_sessions
 
-pytestmark = pytest.mark.spark
-
 
 def spark_session():
     """The one local SparkSession of the Spark tests (fails under CI when PySpark is missing)."""
