@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+import eventlift
 from eventlift.cli import app
-from eventlift.compare import compare_modes
+from eventlift.comparison import compare_modes
 from eventlift.data.readers import read_events
 from eventlift.data.synthetic import FUNNEL_EVENTS, generate_events
 from eventlift.demo import demo_config
@@ -140,3 +141,14 @@ database = ""
     assert not (tmp_path / "out" / "comparison.json").exists()  # no stale verdict
     page = (tmp_path / "out" / "report.html").read_text()
     assert "inflate test AUC" not in page and "with_funnel" not in page
+
+
+def test_python_compare_returns_both_results_and_the_verdict(tmp_path):
+    events, _ = generate_events(seed=6, n_sessions=1200)
+    config = demo_config(tmp_path, seed=6, **SMALL).replace(
+        train={"epochs": 1}, attribution={"bootstrap": 0, "faithfulness_sessions": 0}
+    )
+    results, comparison = eventlift.compare(events, config)
+    assert set(results) == {"no_funnel", "with_funnel"}
+    assert VERDICT.match(comparison.verdict), comparison.verdict
+    assert json.loads((tmp_path / "comparison.json").read_text())["verdict"] == comparison.verdict

@@ -131,11 +131,11 @@ def test_demo_writes_every_output_and_the_truth(demo):
 
 
 def test_two_runs_with_the_same_seed_give_identical_tables(tmp_path):
-    overrides = {"train": {"epochs": 2}, "attribution": {"bootstrap": 50}}
+    overrides = {"train": {"epochs": 1}, "attribution": {"bootstrap": 50}}
     for name in ("a", "b"):
         run_demo(
             tmp_path / name,
-            n_sessions=2000,
+            n_sessions=1200,
             seed=3,
             config_overrides=overrides,
             evaluate_sample=100,

@@ -11,9 +11,10 @@ import eventlift
 def test_public_names():
     assert set(eventlift.__all__) == {
         "Config", "ConfigError", "DataError", "EmptyInputError", "EventliftError", "LabelError",
-        "MissingColumnError", "RunResult", "TimestampError", "__version__", "load_config", "run",
+        "MissingColumnError", "RunResult", "TimestampError", "__version__", "compare",
+        "load_config", "run",
     }  # fmt: skip
-    assert callable(eventlift.run)
+    assert callable(eventlift.run) and callable(eventlift.compare)
     for name in eventlift.__all__:
         assert getattr(eventlift, name) is not None
 

@@ -1,7 +1,8 @@
 """eventlift: which steps of a user's session drive conversion.
 
 Train a Transformer on ordered session events, explain every prediction event by event, and roll
-the scores up by event type, position, store and event at position. Start with :func:`run`.
+the scores up by event type, position, store and event at position. Start with :func:`run`, or
+:func:`compare` for both modes and the leakage verdict.
 """
 
 from eventlift.config import Config, load_config
@@ -28,6 +29,7 @@ __all__ = [
     "RunResult",
     "TimestampError",
     "__version__",
+    "compare",
     "load_config",
     "run",
 ]
@@ -35,7 +37,7 @@ __all__ = [
 
 def __getattr__(name: str):
     """Import the pipeline lazily: ``import eventlift`` stays quick for the CLI's ``--help``."""
-    if name in ("run", "RunResult"):
+    if name in ("run", "compare", "RunResult"):
         from eventlift import pipeline
 
         return getattr(pipeline, name)

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from eventlift.analysis.recovery import recovery_scores
-from eventlift.compare import ModeComparison
+from eventlift.comparison import ModeComparison
 from eventlift.config import MODES, Config
 from eventlift.data.readers import read_events
 from eventlift.data.synthetic import GroundTruth, SyntheticSpec, generate_events

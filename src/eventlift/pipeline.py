@@ -27,7 +27,7 @@ from eventlift.attribution import (
     event_level_frame,
     get_attributor,
 )
-from eventlift.compare import COMPARISON_FILE, ModeComparison, compare_modes, write_comparison
+from eventlift.comparison import COMPARISON_FILE, ModeComparison, compare_modes, write_comparison
 from eventlift.config import MODES, Config, load_config
 from eventlift.data.encode import EncodedSessions, build_vocabularies, encode_sessions
 from eventlift.data.readers import read_events, read_stores
@@ -46,6 +46,7 @@ from eventlift.stability import seed_stability
 
 __all__ = [
     "RunResult",
+    "compare",
     "finish_outputs",
     "prepare_sessions",
     "resolve_config",
@@ -243,6 +244,28 @@ def run(
     if write:
         finish_outputs({mode: result}, config)
     return result
+
+
+def compare(
+    events: pd.DataFrame | Any | None = None,
+    config: Config | dict | str | Path | None = None,
+    *,
+    method: str | None = None,
+    progress: Progress = NO_PROGRESS,
+) -> tuple[dict[str, RunResult], ModeComparison]:
+    """Run ``no_funnel`` and ``with_funnel`` on one read of ``events`` and compare them.
+
+    Writes both modes' outputs, ``comparison.json`` and ``report.html`` (DESIGN §7); returns the
+    results by mode and the comparison with its verdict.
+    """
+    config = resolve_config(config)
+    if method:
+        config = config.replace(attribution={"method": method})
+    frame = read_events(events, config)
+    stores = read_stores(config.input.stores) if config.input.stores else None
+    results, comparison = run_modes(frame, config, list(MODES), stores=stores, progress=progress)
+    assert comparison is not None  # both modes ran
+    return results, comparison
 
 
 def run_modes(
