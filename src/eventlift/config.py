@@ -33,7 +33,10 @@ __all__ = [
     "OutputConfig",
     "SessionsConfig",
     "TrainConfig",
+    "build_section",
     "load_config",
+    "read_toml",
+    "resolve_paths",
 ]
 
 MODES = ("no_funnel", "with_funnel")
@@ -167,7 +170,7 @@ class Config:
         built = {}
         for name, value in data.items():
             section_type = typing.get_type_hints(cls)[name]
-            built[name] = _build_section(section_type, value, f"{source} [{name}]")
+            built[name] = build_section(section_type, value, f"{source} [{name}]")
         config = cls(**built)
         config.check()
         return config
@@ -269,20 +272,26 @@ class Config:
         check_identifier(self.output.runs_table, "[output] runs_table")
 
 
-def load_config(path: str | Path) -> Config:
-    """Read and validate a TOML config file; relative paths in it resolve against its folder."""
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """The tables of a TOML file, or a :class:`ConfigError` naming the file and the problem."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {str(path)!r} does not exist.")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc}).") from None
-    config = Config.from_dict(data, source=str(path))
-    return _resolve_paths(config, path.parent)
 
 
-def _resolve_paths(config: Config, base: Path) -> Config:
+def load_config(path: str | Path) -> Config:
+    """Read and validate a TOML config file; relative paths in it resolve against its folder."""
+    config = Config.from_dict(read_toml(path), source=str(path))
+    return resolve_paths(config, Path(path).parent)
+
+
+def resolve_paths(config: Config, base: Path) -> Config:
+    """Relative file paths of ``config`` made relative to ``base`` (the config file's folder)."""
+
     def resolve(value: str | None) -> str | None:
         if not value or Path(value).is_absolute() or "://" in value:
             return value
@@ -300,7 +309,8 @@ def _resolve_paths(config: Config, base: Path) -> Config:
     )
 
 
-def _build_section(section_type: type, values: Any, where: str) -> Any:
+def build_section(section_type: type, values: Any, where: str) -> Any:
+    """Validate one TOML table into the dataclass ``section_type``; errors name ``where``."""
     if not isinstance(values, dict):
         raise ConfigError(f"{where}: expected a table of keys, got {values!r}.")
     hints = typing.get_type_hints(section_type)

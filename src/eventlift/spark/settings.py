@@ -6,18 +6,12 @@ paths; the local path never reads ``[spark]`` (load such files with :func:`load_
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from eventlift.config import Config, _build_section, _resolve_paths
+from eventlift.config import Config, build_section, read_toml, resolve_paths
 from eventlift.exceptions import ConfigError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 __all__ = ["SparkSettings", "load_spark_config"]
 
@@ -50,14 +44,9 @@ class SparkSettings:
 def load_spark_config(path: str | Path) -> tuple[Config, SparkSettings]:
     """Read a TOML config with an optional ``[spark]`` section; both parts validated."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file {str(path)!r} does not exist.")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc}).") from None
+    data = read_toml(path)
     spark_section = data.pop("spark", {})
-    config = _resolve_paths(Config.from_dict(data, source=str(path)), path.parent)
-    settings = _build_section(SparkSettings, spark_section, f"{path} [spark]")
+    config = resolve_paths(Config.from_dict(data, source=str(path)), path.parent)
+    settings = build_section(SparkSettings, spark_section, f"{path} [spark]")
     settings.check()
     return config, settings
