@@ -34,9 +34,7 @@ import platform
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -51,28 +49,15 @@ from eventlift.data.synthetic import generate_events
 from eventlift.demo import demo_config
 from eventlift.model.trainer import seed_everything, train
 from eventlift.model.transformer import EventTransformer
-from eventlift.pipeline import prepare_sessions
+from eventlift.pipeline import StageTimer, prepare_sessions
 
 MODE = "no_funnel"
 STAGES = ("read", "prepare", "train", "attribution", "tables")
 
 
-class Stopwatch:
-    """Wall seconds per named stage."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        started = time.perf_counter()
-        yield
-        self.seconds[name] = time.perf_counter() - started
-
-
 def local_path(path: str, config: Config) -> tuple[dict[str, Any], EventTransformer]:
     """The local path's stages; returns the timings, the results and its one-epoch model."""
-    watch = Stopwatch()
+    watch = StageTimer()
     with watch.stage("read"):
         frame = read_events(path, config)
     with watch.stage("prepare"):
@@ -120,7 +105,7 @@ def spark_path(master: str, path: str, config: Config, model: EventTransformer) 
 
     inside = master.removeprefix("local[").removesuffix("]")
     cores = (os.cpu_count() or 1) if inside == "*" else int(inside)
-    watch = Stopwatch()
+    watch = StageTimer()
     with watch.stage("start"):
         spark = (
             SparkSession.builder.master(master)

@@ -46,6 +46,7 @@ from eventlift.stability import seed_stability
 
 __all__ = [
     "RunResult",
+    "StageTimer",
     "compare",
     "finish_outputs",
     "prepare_sessions",
@@ -78,7 +79,7 @@ class RunResult:
     files: dict[str, Path] = field(default_factory=dict)
 
 
-class _Timer:
+class StageTimer:
     """Collects wall-clock seconds per named stage for the run summary."""
 
     def __init__(self) -> None:
@@ -234,7 +235,7 @@ def run(
     mode = mode or config.output.modes[0]
     if mode not in MODES:
         raise ConfigError(f"unknown mode {mode!r}; allowed: {', '.join(MODES)}.")
-    timer = _Timer()
+    timer = StageTimer()
     with timer.stage("read"):
         frame = read_events(events, config)
         stores = read_stores(config.input.stores) if config.input.stores else None
@@ -307,12 +308,12 @@ def run_prepared(
     mode: str,
     *,
     stores: pd.DataFrame | None = None,
-    timer: _Timer | None = None,
+    timer: StageTimer | None = None,
     write: bool = True,
     progress: Progress = NO_PROGRESS,
 ) -> RunResult:
     """:func:`run` on an already-read canonical event frame (lets several modes share one read)."""
-    timer = timer or _Timer()
+    timer = timer or StageTimer()
     if config.train.threads:
         torch.set_num_threads(config.train.threads)
     source = config.input.path or "input"
