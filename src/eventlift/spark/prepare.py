@@ -52,7 +52,10 @@ _VOCAB_ARRAYS = {"event": "events", "category": "categories", "store": "stores"}
 
 @dataclass
 class SparkSessions:
-    """Encoded sessions as a Spark DataFrame (``ENCODED_SCHEMA``), with the run's bookkeeping."""
+    """Encoded sessions as a Spark DataFrame (``ENCODED_SCHEMA``), with the run's bookkeeping.
+
+    ``sessions`` is persisted and already computed; unpersist it when done with it.
+    """
 
     sessions: Any  # pyspark DataFrame, one row per session
     vocabularies: dict[str, Vocabulary]
@@ -73,6 +76,7 @@ def prepare_sessions(
 
     _check_conversions(events, config, source)
     flagged = _flag_rows(events, config, mode).persist(StorageLevel.MEMORY_AND_DISK)
+    sessions = None
     try:
         counts = _count(flagged, mode)
         if counts["events"] == 0:
@@ -92,9 +96,14 @@ def prepare_sessions(
         sessions = _assign_splits(sessions, config, by_user).persist(StorageLevel.MEMORY_AND_DISK)
         _check_splits(sessions, source)
         vocabularies = _build_vocabularies(sessions, config.train.min_count)
-        encoded = _encode(sessions, vocabularies, config)
+        # Materialise the encoding before the frames it is built from are released: the caller
+        # gets one cached frame (unpersist it when done) and nothing else stays cached.
+        encoded = _encode(sessions, vocabularies, config).persist(StorageLevel.MEMORY_AND_DISK)
+        encoded.count()
     finally:
         flagged.unpersist()
+        if sessions is not None:
+            sessions.unpersist()
     return SparkSessions(encoded, vocabularies, counts)
 
 

@@ -91,7 +91,6 @@ def run(
     canonical = to_canonical(frame, config, source=label)
     lap("read")
     prepared = prepare_sessions(canonical, config, mode, source=label)
-    prepared.sessions = prepared.sessions.cache()
     lap("sessions")
     if settings.train == "distributor":
         staging = settings.staging_dir or os.path.join(config.output.dir, "spark_staging", mode)
