@@ -31,7 +31,6 @@ import datetime
 import multiprocessing
 import os
 import platform
-import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -91,14 +90,12 @@ def local_path(path: str, config: Config) -> tuple[dict[str, Any], EventTransfor
 
 def spark_path(master: str, path: str, config: Config, model: EventTransformer) -> dict[str, Any]:
     """The Spark path's stages on ``master``, in a fresh SparkSession (run in its own process)."""
-    os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
-    os.environ["PYSPARK_PYTHON"] = sys.executable
-    from pyspark.sql import SparkSession
     from pyspark.sql import functions as F
 
     from eventlift.spark.attribute import attribute_spark
     from eventlift.spark.canonical import load_events, to_canonical
     from eventlift.spark.prepare import prepare_sessions as spark_prepare
+    from eventlift.spark.session import local_spark
     from eventlift.spark.settings import SparkSettings
     from eventlift.spark.tables import attribution_tables_spark
     from eventlift.spark.train import train_on_driver
@@ -107,19 +104,12 @@ def spark_path(master: str, path: str, config: Config, model: EventTransformer) 
     cores = (os.cpu_count() or 1) if inside == "*" else int(inside)
     watch = StageTimer()
     with watch.stage("start"):
-        spark = (
-            SparkSession.builder.master(master)
-            .appName("eventlift-benchmark")
-            .config("spark.driver.memory", "4g")
-            .config("spark.sql.shuffle.partitions", 2 * cores)
-            .config("spark.default.parallelism", cores)
-            .config("spark.ui.enabled", "false")
-            .config("spark.ui.showConsoleProgress", "false")
-            .config("spark.sql.session.timeZone", "UTC")
-            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-            .getOrCreate()
+        spark = local_spark(
+            master,
+            "eventlift-benchmark",
+            driver_memory="4g",
+            sql_shuffle_partitions=2 * cores,
         )
-        spark.sparkContext.setLogLevel("ERROR")
     try:
         with watch.stage("read"):
             frame, label = load_events(spark, path, config)

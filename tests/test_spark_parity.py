@@ -12,7 +12,6 @@ or more sessions).
 from __future__ import annotations
 
 import os
-import sys
 
 import numpy as np
 import pandas as pd
@@ -33,26 +32,14 @@ from eventlift.pipeline import prepare_sessions
 def spark_session():
     """The one local SparkSession of the Spark tests (fails under CI when PySpark is missing)."""
     try:
-        from pyspark.sql import SparkSession
+        import pyspark  # noqa: F401
     except ImportError:
         if os.environ.get("CI"):
             pytest.fail("pyspark is not installed; install requirements-dev.txt")
         pytest.skip("pyspark is not installed")
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    os.environ["PYSPARK_PYTHON"] = sys.executable
-    spark = (
-        SparkSession.builder.master("local[2]")
-        .appName("eventlift-tests")
-        .config("spark.sql.shuffle.partitions", 2)
-        .config("spark.default.parallelism", 2)
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .getOrCreate()
-    )
-    spark.sparkContext.setLogLevel("ERROR")
-    return spark
+    from eventlift.spark.session import local_spark
+
+    return local_spark("local[2]", "eventlift-tests")
 
 
 @pytest.fixture(scope="module")

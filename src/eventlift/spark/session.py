@@ -8,7 +8,7 @@ from typing import Any
 
 from eventlift.spark.settings import SparkSettings
 
-__all__ = ["get_spark"]
+__all__ = ["get_spark", "local_spark"]
 
 
 def get_spark(settings: SparkSettings) -> Any:
@@ -33,3 +33,32 @@ def get_spark(settings: SparkSettings) -> Any:
         # one machine: a few shuffle partitions per core, not the cluster default of 200
         builder = builder.config("spark.sql.shuffle.partitions", 4 * (os.cpu_count() or 1))
     return builder.config("spark.sql.session.timeZone", "UTC").getOrCreate()
+
+
+def local_spark(master: str = "local[2]", app_name: str = "eventlift", **conf: Any) -> Any:
+    """A quiet local session for tests and benchmarks: UTC, Arrow on, no UI, errors-only logs.
+
+    Shuffle partitions and default parallelism follow the number of cores in ``master`` unless
+    ``conf`` sets them; ``conf`` keys use underscores for dots (``driver_memory="4g"``).
+    """
+    from pyspark.sql import SparkSession
+
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    inside = master.removeprefix("local[").removesuffix("]") if master.startswith("local[") else "1"
+    cores = (os.cpu_count() or 1) if inside == "*" else int(inside)
+    settings = {
+        "spark.sql.shuffle.partitions": cores,
+        "spark.default.parallelism": cores,
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+    }
+    settings.update({"spark." + key.replace("_", "."): value for key, value in conf.items()})
+    builder = SparkSession.builder.master(master).appName(app_name)
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
