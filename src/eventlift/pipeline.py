@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 
 from eventlift.analysis.baselines import fit_baselines
-from eventlift.analysis.leakage import detect_leaks
+from eventlift.analysis.leakage import detect_leaks, summary_records
 from eventlift.analysis.tables import attribution_tables
 from eventlift.analysis.trust import faithfulness_scorecard, triangulation
 from eventlift.attribution import (
@@ -150,27 +150,14 @@ def prepare_sessions(
 
 
 def _find_leaks(data: SessionData, sessions: pd.DataFrame, config: Config) -> list[dict]:
-    """Single-event leakage probe on the training split (DESIGN §7).
-
-    In ``with_funnel`` mode the funnel events are kept on purpose; their fix then points to the
-    ``no_funnel`` run instead of telling the user to exclude what is already configured.
-    """
+    """Single-event leakage probe on the training split (DESIGN §7)."""
     train_sessions = sessions[sessions["split"] == "train"]
     events = data.events[data.events["session_id"].isin(train_sessions["session_id"])]
     funnel = events["event_category"].isin(config.sessions.funnel_categories) | events[
         "event_name"
     ].isin(config.sessions.funnel_events)
     configured = set(events.loc[funnel, "event"])
-    findings = []
-    for finding in detect_leaks(events, train_sessions):
-        record = finding.to_dict()
-        if record["event"] in configured:
-            record["fix"] = (
-                f"{record['event']!r} is a configured funnel event, kept because this run is "
-                f"with_funnel; read the no_funnel run, which excludes it."
-            )
-        findings.append(record)
-    return findings
+    return summary_records(detect_leaks(events, train_sessions), configured)
 
 
 def _trust_checks(

@@ -8,7 +8,9 @@ figures that convict them and the config change that removes them.
 
 The presence AUC of one binary feature needs no model: with TPR the share of converted sessions
 that hold the event and FPR the share of non-converted ones, the ROC curve has a single corner and
-its area is ``(TPR + 1 - FPR) / 2``. It is computed for every event at once from two counts.
+its area is ``(TPR + 1 - FPR) / 2``. It is computed for every event at once from two counts, so
+the Spark path counts sessions in one aggregation and scores them with :func:`presence_aucs` and
+:func:`flag_leaks`, the very functions the local path uses.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,7 +28,14 @@ from scipy import sparse
 from eventlift.analysis.frames import require_columns, session_labels
 from eventlift.exceptions import ConfigError
 
-__all__ = ["LeakFinding", "detect_leaks", "single_event_aucs"]
+__all__ = [
+    "LeakFinding",
+    "detect_leaks",
+    "flag_leaks",
+    "presence_aucs",
+    "single_event_aucs",
+    "summary_records",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -110,31 +120,55 @@ def _score_events(events: pd.DataFrame, sessions: pd.DataFrame) -> tuple[pd.Data
     presence.data[:] = 1.0  # held or not, however often
     n_sessions = presence.getnnz(axis=0)  # (U,)
     n_converted = labels.astype(np.float64) @ presence  # (U,)
-    present = n_sessions > 0  # (U,) events of the given sessions only; U' of them
-    names, n_sessions, n_converted = names[present], n_sessions[present], n_converted[present]
-    n_tokens = len(names)
+    present = n_sessions > 0  # (U,) events of the given sessions only
+    counts = pd.DataFrame(
+        {
+            "event": pd.Series(names[present], dtype=object).astype(str),
+            "n_sessions": n_sessions[present],
+            "n_converted": np.rint(n_converted[present]),
+        }
+    )
     n_positive = int(labels.sum())
-    n_negative = n_rows - n_positive
+    return presence_aucs(counts, n_positive, n_rows - n_positive), labels
+
+
+def presence_aucs(counts: pd.DataFrame, n_positive: int, n_negative: int) -> pd.DataFrame:
+    """The table of :func:`single_event_aucs` from presence counts alone.
+
+    The AUC of a binary feature depends only on the 2 × 2 table of sessions with or without the
+    event by outcome, so an engine that counts sessions elsewhere (Spark) scores exactly like the
+    local path by passing those counts here.
+
+    Parameters
+    ----------
+    counts
+        One row per event held by at least one session: ``event``, ``n_sessions`` (sessions
+        holding it) and ``n_converted`` (those of them that converted).
+    n_positive, n_negative
+        Converted and non-converted sessions scored over.
+    """
+    require_columns(counts, ("event", "n_sessions", "n_converted"), "counts")
+    n_sessions = counts["n_sessions"].to_numpy(dtype=np.float64)  # (U,)
+    n_converted = counts["n_converted"].to_numpy(dtype=np.float64)  # (U,)
     if n_positive and n_negative:
         tpr = n_converted / n_positive
         fpr = (n_sessions - n_converted) / n_negative
         auc = (tpr + 1.0 - fpr) / 2.0
-        auc = np.maximum(auc, 1.0 - auc)  # (U',)
+        auc = np.maximum(auc, 1.0 - auc)  # (U,)
     else:
-        auc = np.full(n_tokens, np.nan)
-
+        auc = np.full(len(counts), np.nan)
     table = pd.DataFrame(
         {
-            "event": pd.Series(names, dtype=object).astype(str),
+            "event": counts["event"].astype(object).astype(str).to_numpy(),
             "n_sessions": n_sessions.astype(np.int64),
-            "n_converted": np.rint(n_converted).astype(np.int64),
+            "n_converted": n_converted.astype(np.int64),
             "auc": auc.astype(np.float64),
         }
     )
     table = table.sort_values(
         ["auc", "n_sessions", "event"], ascending=[False, False, True], na_position="last"
     )
-    return table.reset_index(drop=True), labels
+    return table.reset_index(drop=True)
 
 
 def detect_leaks(
@@ -170,28 +204,39 @@ def detect_leaks(
     ConfigError
         ``threshold`` or ``min_sessions`` out of range.
     """
-    if not 0.5 <= threshold <= 1.0:
-        raise ConfigError(
-            f"The leakage threshold must be a presence AUC between 0.5 and 1; got {threshold!r}."
-        )
-    if min_sessions < 1:
-        raise ConfigError(
-            f"The leakage min_sessions must be a positive number of sessions; got {min_sessions!r}."
-        )
     table, labels = _score_events(events, sessions)
     n_positive = int(labels.sum())
-    n_negative = len(labels) - n_positive
+    return flag_leaks(
+        table, n_positive, len(labels) - n_positive, threshold=threshold, min_sessions=min_sessions
+    )
+
+
+def flag_leaks(
+    table: pd.DataFrame,
+    n_positive: int,
+    n_negative: int,
+    *,
+    threshold: float = 0.9,
+    min_sessions: int = 10,
+) -> list[LeakFinding]:
+    """The findings of :func:`detect_leaks` from a table of :func:`presence_aucs`.
+
+    ``n_positive`` and ``n_negative`` are the converted and non-converted sessions the table
+    was counted over; the rules and the meaning of ``threshold`` and ``min_sessions`` are those
+    of :func:`detect_leaks`.
+    """
+    _check_settings(threshold, min_sessions)
     if not (n_positive and n_negative):
         logger.warning(
             "Leakage probe skipped: the %d sessions given are all %s.",
-            len(labels),
+            n_positive + n_negative,
             "converted" if n_positive else "non-converted",
         )
         return []
 
     n_sessions = table["n_sessions"].to_numpy()
     n_converted = table["n_converted"].to_numpy()
-    base_rate = n_positive / len(labels)
+    base_rate = n_positive / (n_positive + n_negative)
     only_converted = (n_converted == n_sessions) & (n_sessions >= min_sessions)
     only_converted &= n_sessions * np.log(base_rate) < np.log(CHANCE_LEVEL)
     only_not_converted = (n_converted == 0) & (n_sessions >= min_sessions)
@@ -206,6 +251,37 @@ def detect_leaks(
     for finding in findings:
         logger.info("Likely leak: %s is %s. Fix: %s.", finding.event, finding.reason, finding.fix)
     return findings
+
+
+def _check_settings(threshold: float, min_sessions: int) -> None:
+    """Reject a threshold outside [0.5, 1] or a non-positive ``min_sessions``."""
+    if not 0.5 <= threshold <= 1.0:
+        raise ConfigError(
+            f"The leakage threshold must be a presence AUC between 0.5 and 1; got {threshold!r}."
+        )
+    if min_sessions < 1:
+        raise ConfigError(
+            f"The leakage min_sessions must be a positive number of sessions; got {min_sessions!r}."
+        )
+
+
+def summary_records(findings: list[LeakFinding], kept_funnel: Collection[str]) -> list[dict]:
+    """Findings as run-summary records, the fix of a configured funnel event pointing elsewhere.
+
+    In ``with_funnel`` mode the funnel events are kept on purpose, so "add it to funnel_events"
+    would repeat the config; ``kept_funnel`` names those events, and their fix points to the
+    ``no_funnel`` run, which excludes them.
+    """
+    records = []
+    for finding in findings:
+        record = finding.to_dict()
+        if record["event"] in kept_funnel:
+            record["fix"] = (
+                f"{record['event']!r} is a configured funnel event, kept because this run is "
+                f"with_funnel; read the no_funnel run, which excludes it."
+            )
+        records.append(record)
+    return records
 
 
 def _finding(row, n_positive: int, n_negative: int, only_not_converted: bool) -> LeakFinding:

@@ -1,15 +1,12 @@
 """DESIGN §3 in Spark: labelled, ordered, truncated, split and encoded sessions.
 
-The rules are those of :func:`eventlift.data.sessions.build_sessions`,
-:func:`eventlift.data.split.assign_splits` and :mod:`eventlift.data.encode`, expressed as window
-functions over a single flagged frame: every input row stays in it with the ``reason`` it was
-dropped for (null while kept), windows are partitioned by ``reason`` as well as by session so a
-dropped row never influences the kept ones, and one aggregation at the end gives every count the
-run summary reports. Nothing but small results (counts, vocabularies, a few error rows) reaches
-the driver. The split hash is the local :func:`~eventlift.data.split.hash_unit_interval`, applied
-with ``mapInPandas`` over sessions, and encoding applies the local
-:class:`~eventlift.data.vocab.Vocabulary` with the vocabularies broadcast, so both paths give the
-same values by construction.
+:func:`prepare_sessions` flags and counts the rows with :mod:`eventlift.spark.flags`, then groups
+the kept rows into sessions, splits them as :func:`eventlift.data.split.assign_splits` does,
+builds the vocabularies and encodes, as :mod:`eventlift.data.encode` does. Nothing but small
+results (counts, vocabularies, a few error rows) reaches the driver. The split hash is the local
+:func:`~eventlift.data.split.hash_unit_interval`, applied with ``mapInPandas`` over sessions, and
+encoding applies the local :class:`~eventlift.data.vocab.Vocabulary` with the vocabularies
+broadcast, so both paths give the same values by construction.
 
 The result keeps one row per session with its events as arrays (``SESSION_SCHEMA``): the model's
 inputs and everything the event-level output needs, without a join back to the events.
@@ -30,6 +27,7 @@ from eventlift.data.split import hash_unit_interval
 from eventlift.data.vocab import Vocabulary
 from eventlift.exceptions import ConfigError, EmptyInputError, LabelError
 from eventlift.spark.canonical import TS_US
+from eventlift.spark.flags import check_conversions, count_rows, flag_rows
 
 __all__ = ["ID_COLUMNS", "SESSION_SCHEMA", "SparkSessions", "event_rows", "prepare_sessions"]
 
@@ -55,11 +53,15 @@ class SparkSessions:
     """Encoded sessions as a Spark DataFrame (``ENCODED_SCHEMA``), with the run's bookkeeping.
 
     ``sessions`` is persisted and already computed; unpersist it when done with it.
+    ``counts`` are those of the local :class:`~eventlift.data.sessions.SessionData`;
+    ``split_counts`` gives sessions and converted sessions per split, as the run summary's
+    ``counts.sessions_by_split``.
     """
 
     sessions: Any  # pyspark DataFrame, one row per session
     vocabularies: dict[str, Vocabulary]
     counts: dict = field(default_factory=dict)
+    split_counts: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def prepare_sessions(
@@ -74,11 +76,11 @@ def prepare_sessions(
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
-    _check_conversions(events, config, source)
-    flagged = _flag_rows(events, config, mode).persist(StorageLevel.MEMORY_AND_DISK)
+    check_conversions(events, config, source)
+    flagged = flag_rows(events, config, mode).persist(StorageLevel.MEMORY_AND_DISK)
     sessions = None
     try:
-        counts = _count(flagged, mode)
+        counts = count_rows(flagged, mode)
         if counts["events"] == 0:
             raise EmptyInputError(
                 f"{source}: no events are left after labelling and exclusion "
@@ -94,7 +96,7 @@ def prepare_sessions(
         by_user = bool(config.columns.user_id) and counts.pop("_no_user") == 0
         sessions = _group_sessions(flagged.filter(F.col("reason").isNull()))
         sessions = _assign_splits(sessions, config, by_user).persist(StorageLevel.MEMORY_AND_DISK)
-        _check_splits(sessions, source)
+        split_counts = _check_splits(sessions, source)
         vocabularies = _build_vocabularies(sessions, config.train.min_count)
         # Materialise the encoding before the frames it is built from are released: the caller
         # gets one cached frame (unpersist it when done) and nothing else stays cached.
@@ -104,189 +106,7 @@ def prepare_sessions(
         flagged.unpersist()
         if sessions is not None:
             sessions.unpersist()
-    return SparkSessions(encoded, vocabularies, counts)
-
-
-def _check_conversions(events: Any, config: Config, source: str) -> None:
-    from pyspark.sql import functions as F
-
-    conversions = config.sessions.conversion_events
-    if conversions:
-        found = events.filter(F.col("event").isin(conversions)).select("event").distinct()
-        present = {row[0] for row in found.collect()}
-        missing = [name for name in conversions if name not in present]
-    else:
-        category = F.lower(F.col("event_category")) == "conversion"
-        missing = [] if events.filter(category).take(1) else ["<category conversion>"]
-    if missing:
-        top = events.filter(F.col("event").isNotNull()).groupBy("event").count()
-        frequent = ", ".join(repr(r[0]) for r in top.orderBy(F.desc("count")).take(8))
-        what = (
-            f"conversion event(s) {missing} never occur in column {config.columns.event!r}"
-            if conversions
-            else "no conversion event found: [sessions] conversion_events is empty and no "
-            "event has category 'conversion'"
-        )
-        raise LabelError(
-            f"{source}: {what}. The most frequent event names are: {frequent}. Fix: set "
-            f"[sessions] conversion_events to the name(s) your log uses."
-        )
-
-
-def _flag_rows(events: Any, config: Config, mode: str) -> Any:
-    """Every row with its ``reason`` (null when kept), session, position and time gap."""
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
-
-    settings, columns = config.sessions, config.columns
-    key = "user_id" if not columns.session_id else "session_id"
-    derive = not columns.session_id or settings.derive_sessions
-    reason, ts = F.col("reason"), F.col(TS_US)
-    frame = events.withColumn("event_name", F.col("event"))
-    if settings.use_event_detail:
-        detail = F.col("event_detail")
-        token = F.when(detail.isNull(), F.col("event")).otherwise(
-            F.concat(F.col("event"), F.lit(" - "), detail)
-        )
-        frame = frame.withColumn("event", token)
-    frame = frame.withColumn(
-        "reason",
-        F.when(F.col("event").isNull(), "null_event_name")
-        .when(F.col(key).isNull(), "null_session_key")
-        .when(ts.isNull(), "null_timestamp"),
-    )
-    same_row = [*[c for c in events.columns if c != "row_number"], "reason"]
-    first = F.row_number().over(Window.partitionBy(*same_row).orderBy("row_number"))
-    duplicate = reason.isNull() & (first > 1)
-    frame = frame.withColumn("reason", F.when(duplicate, "duplicate_rows").otherwise(reason))
-
-    if derive:
-        by_key = Window.partitionBy(key, "reason").orderBy(TS_US, "row_number")
-        gap_us = settings.inactivity_gap_minutes * 60e6
-        previous = F.lag(ts).over(by_key)
-        start = (previous.isNull() | ((ts - previous).cast("double") > gap_us)).cast("long")
-        frame = frame.withColumn("_start", start).withColumn(
-            "session_id",
-            F.concat(
-                F.col(key),
-                F.lit("#"),
-                F.sum("_start")
-                .over(by_key.rowsBetween(Window.unboundedPreceding, 0))
-                .cast("string"),
-            ),
-        )
-
-    ordered = Window.partitionBy("session_id", "reason").orderBy(TS_US, "row_number")
-    whole = ordered.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
-    running = ordered.rowsBetween(Window.unboundedPreceding, 0)
-    if settings.conversion_events:
-        is_conversion = F.col("event").isin(settings.conversion_events)
-    else:
-        is_conversion = F.lower(F.col("event_category")) == "conversion"
-    frame = frame.withColumn("_conv", F.coalesce(is_conversion, F.lit(False)))
-    frame = (
-        frame.withColumn("_tie", reason.isNull() & (F.lag(ts).over(ordered) == ts))
-        .withColumn("converted", F.max("_conv").over(whole))
-        .withColumn("_starts", F.first("_conv").over(whole))
-        .withColumn("_seen", F.sum(F.col("_conv").cast("long")).over(running))
-    )
-    frame = frame.withColumn(
-        "reason",
-        F.when(reason.isNotNull(), reason)
-        .when(F.col("_starts"), "session_starts_with_conversion")
-        .when(F.col("_seen") > 0, "at_or_after_conversion"),
-    )
-    if mode == "no_funnel":
-        funnel = F.lit(False)
-        if settings.funnel_categories:
-            funnel = funnel | F.col("event_category").isin(settings.funnel_categories)
-        if settings.funnel_events:
-            funnel = funnel | F.col("event_name").isin(settings.funnel_events)
-        funnel = F.coalesce(funnel, F.lit(False))
-        frame = frame.withColumn(
-            "reason", F.when(reason.isNull() & funnel, "funnel_events").otherwise(reason)
-        )
-
-    kept = Window.partitionBy("session_id", "reason").orderBy(TS_US, "row_number")
-    order = F.row_number().over(kept) - 1
-    length = F.count("*").over(
-        kept.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
-    )
-    frame = frame.withColumn("_order", order).withColumn("_length", length)
-    max_len = settings.max_len
-    if settings.truncate == "head":
-        cut = F.col("_order") >= max_len
-        position = F.col("_order") + 1
-    else:
-        cut = F.col("_order") < F.col("_length") - max_len
-        position = F.col("_order") - F.greatest(F.col("_length") - max_len, F.lit(0)) + 1
-    gap = F.greatest((ts - F.lag(ts).over(kept)).cast("double") / 1e6, F.lit(0.0))
-    frame = (
-        frame.withColumn("position", position.cast("long"))
-        .withColumn("gap_seconds", F.when(position == 1, F.lit(0.0)).otherwise(gap))
-        .withColumn("reason", F.when(reason.isNull() & cut, "truncated").otherwise(reason))
-    )
-    return frame
-
-
-def _count(flagged: Any, mode: str) -> dict:
-    """Rows by drop reason and sessions by what happened to them, in one aggregation."""
-    from pyspark.sql import functions as F
-
-    reasons = [
-        "null_event_name", "null_session_key", "null_timestamp", "duplicate_rows",
-        "session_starts_with_conversion", "at_or_after_conversion",
-    ]  # fmt: skip
-    if mode == "no_funnel":
-        reasons.append("funnel_events")
-    reasons.append("truncated")
-    reason = F.col("reason")
-    early = F.coalesce(reason.isin(*reasons[:4]), F.lit(False))  # before sessions existed
-    kept = reason.isNull()
-
-    def flag(condition: Any) -> Any:
-        return F.max(~early & F.coalesce(condition, F.lit(False)))
-
-    per_session = flagged.groupBy("session_id").agg(
-        *[F.sum((reason == r).cast("long")).alias(r) for r in reasons],
-        F.sum(kept.cast("long")).alias("events"),
-        F.sum(F.col("_tie").cast("long")).alias("ties"),
-        flag(reason == "session_starts_with_conversion").alias("starts"),
-        flag(kept | reason.isin("funnel_events", "truncated")).alias("labelled"),
-        flag(kept | (reason == "truncated")).alias("after_funnel"),
-        flag(reason == "truncated").alias("truncated_session"),
-        flag(kept).alias("kept"),
-        flag(kept & F.col("converted")).alias("converted_session"),
-        flag(kept & F.col("user_id").isNull()).alias("no_user"),
-    )
-
-    def total(column: Any) -> Any:
-        return F.coalesce(F.sum(column.cast("long")), F.lit(0))
-
-    flags = per_session.agg(
-        *[total(F.col(r)).alias(r) for r in (*reasons, "events", "ties")],
-        total(F.col("starts")).alias("starts"),
-        total(F.col("labelled") & ~F.col("after_funnel")).alias("emptied"),
-        total(F.col("truncated_session")).alias("truncated_sessions"),
-        total(F.col("kept")).alias("sessions"),
-        total(F.col("converted_session")).alias("converted_sessions"),
-        total(F.col("no_user")).alias("no_user"),
-    ).first()
-    dropped_sessions = {"starts_with_conversion": flags["starts"]}
-    if mode == "no_funnel":
-        dropped_sessions["emptied_by_funnel_exclusion"] = flags["emptied"]
-    dropped = {r: flags[r] for r in reasons}
-    return {
-        "rows_read": flags["events"] + sum(dropped.values()),
-        "dropped_rows": dropped,
-        "dropped_sessions": dropped_sessions,
-        "timestamp_ties": flags["ties"],
-        "truncated_sessions": flags["truncated_sessions"],
-        "events": flags["events"],
-        "sessions": flags["sessions"],
-        "converted_sessions": flags["converted_sessions"],
-        "_no_user": flags["no_user"],
-    }
+    return SparkSessions(encoded, vocabularies, counts, split_counts)
 
 
 def _group_sessions(kept: Any) -> Any:
@@ -350,23 +170,25 @@ def _time_rank(sessions: Any, config: Config) -> Any:
     return ranked.toDF("session_id string, _unit double")
 
 
-def _check_splits(sessions: Any, source: str) -> None:
+def _check_splits(sessions: Any, source: str) -> dict[str, dict[str, int]]:
+    """Sessions and converted sessions per split; every split must hold both labels."""
     from pyspark.sql import functions as F
 
     found = {
-        r["split"]: (r["n"], r["labels"])
+        r["split"]: {"sessions": r["n"], "converted": r["converted"]}
         for r in sessions.groupBy("split")
-        .agg(F.count("*").alias("n"), F.countDistinct("converted").alias("labels"))
+        .agg(F.count("*").alias("n"), F.sum(F.col("converted").cast("long")).alias("converted"))
         .collect()
     }
     for name in SPLITS:
-        n, labels = found.get(name, (0, 0))
-        if labels < 2:
+        split = found.get(name, {"sessions": 0, "converted": 0})
+        if not 0 < split["converted"] < split["sessions"]:
             raise ConfigError(
-                f"{source}: the {name} split holds {n} sessions and not both converted and "
-                f"non-converted ones, so the model cannot be trained or evaluated. Fix: use more "
-                f"sessions, or change [train] split_fractions / split."
+                f"{source}: the {name} split holds {split['sessions']} sessions and not both "
+                f"converted and non-converted ones, so the model cannot be trained or evaluated. "
+                f"Fix: use more sessions, or change [train] split_fractions / split."
             )
+    return found
 
 
 def _build_vocabularies(sessions: Any, min_count: int) -> dict[str, Vocabulary]:

@@ -1,22 +1,28 @@
-"""One Spark run: read → sessions → train → attribute → tables → tables written (DESIGN §9).
+"""One Spark run: read → sessions → train → attribute → tables → trust checks → outputs (DESIGN §9).
 
 Outputs keep the local names and schemas: ``event_attribution_<mode>`` (the event-level rows),
 ``event_type_attribution_<mode>``, ``position_attribution_<mode>``, ``store_attribution_<mode>``,
 ``event_position_attribution_<mode>`` and ``event_position_matrix_<mode>``, written as Parquet
 folders under ``[output] dir``/outputs, as Delta folders, or as catalog tables named
-``[spark] table_prefix`` + name. The checkpoint and ``run_summary_<mode>.json`` are written on
-the driver under ``[output] dir``/outputs (a local or ``/dbfs`` path).
+``[spark] table_prefix`` + name.
+
+The driver writes under ``[output] dir`` (a local or ``/dbfs`` path) what the local run writes
+there, so that ``eventlift report`` reads a Spark folder like a local one: the checkpoint, the
+small tables (every table but the event-level one) and the event-type removal table as the local
+CSV files, the plot, ``run_summary_<mode>.json`` with the leakage probe, baselines and faithfulness
+of :mod:`eventlift.spark.trust`, and finally ``report.html``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from eventlift.config import MODES, Config
 from eventlift.exceptions import ConfigError
@@ -66,13 +72,17 @@ def run(
         None for ``[spark] input_table`` / ``[input] path``.
     config : the run configuration; ``settings`` the ``[spark]`` section (defaults when None).
     mode : ``no_funnel`` or ``with_funnel``; default the first of ``[output] modes``.
+    write : write the tables, the driver's files and ``report.html`` (module docstring); with
+        False only the returned result holds the run.
     """
     from eventlift.model.checkpoint import save_checkpoint
+    from eventlift.sinks.atomic import write_json
     from eventlift.spark.attribute import attribute_spark
     from eventlift.spark.canonical import load_events, to_canonical
     from eventlift.spark.prepare import prepare_sessions
     from eventlift.spark.tables import attribution_tables_spark
     from eventlift.spark.train import train_distributed, train_on_driver
+    from eventlift.spark.trust import fit_baselines_spark, probe_leaks, score_faithfulness
 
     settings = settings or SparkSettings()
     mode = mode or config.output.modes[0]
@@ -121,14 +131,25 @@ def run(
             stores=stores,
         ),
     }
+    lap("tables")  # the per-side session counts; the tables themselves run when written
+    _, leakage = probe_leaks(prepared, config, mode)
+    lap("leakage")
+    baselines = fit_baselines_spark(prepared, config, settings)
+    lap("baselines")
+    checks, removal = score_faithfulness(prepared, model, config)
+    lap("trust")
     summary = {
         "mode": mode,
         "engine": "spark",
         "config": config.to_public_dict(),
         "spark": settings.__dict__,
-        "counts": prepared.counts,
+        "counts": {**prepared.counts, "sessions_by_split": prepared.split_counts},
         "metrics": metrics,
+        "baselines": baselines,
+        "leakage": leakage,
         "training": {"history": training.history, "seconds": training.seconds},
+        "attribution": {"method": config.attribution.method, "split": config.attribution.split},
+        **checks,
         "versions": _versions(spark),
     }
     result = SparkRunResult(mode, tables, model, summary)
@@ -141,16 +162,23 @@ def run(
             prepared.vocabularies,
             {"mode": mode, "metrics": metrics, "config": config.to_public_dict()},
         )
+        small = {}
         for key, table in tables.items():
+            if key != "event_level":  # small: cached once for the driver's copy and the write
+                small[key] = table.cache().toPandas()
             result.locations[key] = _write(table, f"{TABLE_NAMES[key]}_{mode}", config, settings)
+        if removal is not None:
+            small["event_type_removal"] = removal
+        _write_driver_tables(small, config, mode)
         lap("write")
     summary["timings_s"] = timings
     if write:
         path = Path(config.output.dir) / "outputs" / f"run_summary_{mode}.json"
-        path.write_text(json.dumps(summary, indent=2, default=str))
-        result.locations["run_summary"] = str(path)
+        result.locations["run_summary"] = str(write_json(summary, path))
+        result.locations["report"] = str(_rebuild_report(Path(config.output.dir)))
     prepared.sessions.unpersist()
-    event_level.unpersist()
+    for table in tables.values():
+        table.unpersist()
     return result
 
 
@@ -173,6 +201,34 @@ def _test_metrics(event_level: Any) -> dict[str, float]:
     loss = -(F.col("label") * F.log(p) + (1 - F.col("label")) * F.log(1 - p))
     metrics["test_log_loss"] = float(test.agg(F.avg(loss)).first()[0])
     return metrics
+
+
+def _write_driver_tables(small: dict[str, pd.DataFrame], config: Config, mode: str) -> None:
+    """The small tables as the local run's CSV files, and its plot, under ``[output] dir``."""
+    from eventlift.outputs import TABLE_FILES
+    from eventlift.report.plots import plot_attribution_panels
+    from eventlift.sinks.atomic import write_csv
+
+    root = Path(config.output.dir)
+    for key, frame in small.items():
+        write_csv(frame, root / "outputs" / f"{TABLE_FILES[key][0]}_{mode}.csv")
+    if config.output.write_plots:
+        plot_attribution_panels(
+            small, root / "plots" / f"attention_attribution_analysis_{mode}.png", mode=mode
+        )
+
+
+def _rebuild_report(root: Path) -> Path:
+    """``report.html`` over every run summary in the folder, as ``eventlift report`` builds it.
+
+    A Spark run compares no modes, so a ``comparison.json`` left by an earlier local run is
+    removed, as the local run does, rather than shown beside results it did not see.
+    """
+    from eventlift.comparison import COMPARISON_FILE
+    from eventlift.report.html import build_report
+
+    (root / COMPARISON_FILE).unlink(missing_ok=True)
+    return build_report(root)
 
 
 def _write(table: Any, name: str, config: Config, settings: SparkSettings) -> str:

@@ -2,7 +2,8 @@
 
 Driver training collects only the *encoded* id arrays of the training and validation sessions
 (a sample when ``[spark] sample_sessions`` is set, chosen by a seeded hash so it does not depend
-on partitioning) and runs the local trainer, so checkpoints are those of the local path.
+on partitioning) and runs the local trainer, so checkpoints are those of the local path. Both
+ways train on the same sample: one share of the training and validation sessions together.
 
 Distributed training writes the encoded sessions as Parquet shards; each of ``num_processes``
 ranks (gloo on CPUs, NCCL on GPUs) reads its own files, and DDP averages the gradients. Uneven
@@ -16,6 +17,7 @@ from __future__ import annotations
 import glob
 import math
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -29,28 +31,50 @@ from eventlift.spark.attribute import to_encoded
 from eventlift.spark.prepare import ID_COLUMNS, SparkSessions
 from eventlift.spark.settings import SparkSettings
 
-__all__ = ["collect_encoded", "train_distributed", "train_on_driver"]
+__all__ = [
+    "collect_encoded",
+    "hash_sample",
+    "sample_share",
+    "train_distributed",
+    "train_on_driver",
+]
 
 _COLUMNS = ["session_id", "converted", "n_events", "split", *ID_COLUMNS]
 
 
-def _sample(sessions: Any, splits: tuple[str, ...], limit: int, seed: int) -> Any:
+def sample_share(prepared: SparkSessions, splits: Sequence[str], limit: int) -> float:
+    """The share of the sessions of ``splits`` to keep so that about ``limit`` remain (0: all)."""
+    total = sum(prepared.split_counts[split]["sessions"] for split in splits)
+    return min(1.0, limit / total) if limit and total else 1.0
+
+
+def hash_sample(
+    sessions: Any, splits: Sequence[str], share: float, seed: int, columns: Sequence[str] = _COLUMNS
+) -> Any:
+    """The sessions of ``splits`` whose seeded hash of the id falls below ``share``.
+
+    The hash does not depend on partitioning or on the split, so the same ``share`` and ``seed``
+    choose the same sessions in every call: the baselines see the training sample of the model.
+    """
     from pyspark.sql import functions as F
 
-    chosen = sessions.filter(F.col("split").isin(*splits)).select(*_COLUMNS)
-    if limit:
-        total = chosen.count()
-        if total > limit:
-            unit = (F.abs(F.xxhash64("session_id", F.lit(seed))) % 1_000_000) / 1_000_000
-            chosen = chosen.filter(unit < limit / total)
+    chosen = sessions.filter(F.col("split").isin(*splits)).select(*columns)
+    if share < 1.0:
+        unit = (F.abs(F.xxhash64("session_id", F.lit(seed))) % 1_000_000) / 1_000_000
+        chosen = chosen.filter(unit < share)
     return chosen
 
 
 def collect_encoded(
-    prepared: SparkSessions, config: Config, *, splits=SPLITS[:2], limit: int = 0
+    prepared: SparkSessions,
+    config: Config,
+    *,
+    splits: Sequence[str] = SPLITS[:2],
+    limit: int = 0,
 ) -> EncodedSessions:
     """The encoded sessions of ``splits`` (a seeded sample of about ``limit``) on the driver."""
-    frame = _sample(prepared.sessions, splits, limit, config.train.seed).toPandas()
+    share = sample_share(prepared, splits, limit)
+    frame = hash_sample(prepared.sessions, splits, share, config.train.seed).toPandas()
     frame = frame.sort_values("session_id", kind="stable").reset_index(drop=True)
     encoded = to_encoded(frame, config.sessions.max_len)
     encoded.vocabularies = prepared.vocabularies
@@ -89,8 +113,9 @@ def train_distributed(
     from safetensors.torch import load
 
     world = settings.num_processes
+    share = sample_share(prepared, SPLITS[:2], settings.sample_sessions)
     for split in SPLITS[:2]:
-        shard = _sample(prepared.sessions, (split,), settings.sample_sessions, config.train.seed)
+        shard = hash_sample(prepared.sessions, (split,), share, config.train.seed)
         shard.repartition(world).write.mode("overwrite").parquet(os.path.join(staging_dir, split))
     sizes = {name: len(vocab) for name, vocab in prepared.vocabularies.items()}
     payload = {

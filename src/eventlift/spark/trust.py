@@ -1,0 +1,164 @@
+"""The local run's trust checks on Spark: leakage probe, baselines and faithfulness.
+
+Each check reuses the local code on what the driver can hold:
+
+- **Leakage** (DESIGN §7): the presence AUC of an event depends only on how many training
+  sessions hold it and how many of those converted, so one Spark aggregation counts them and
+  :func:`~eventlift.analysis.leakage.presence_aucs` and
+  :func:`~eventlift.analysis.leakage.flag_leaks` score them: the same figures and findings as the
+  local path, from counts alone.
+- **Baselines** (DESIGN §4): :func:`~eventlift.analysis.baselines.fit_baselines` needs every
+  feature row in memory, so it runs on the driver on a seeded sample: the share of training and
+  validation sessions the model is trained on (``[spark] sample_sessions``; all when 0), applied
+  to every split. Its training part is exactly the model's training sample; each baseline's
+  ``fitted_on`` says how many sessions it saw.
+- **Faithfulness** (DESIGN §5): deletion curves cost dozens of forward passes per session, and the
+  local path already limits them to ``[attribution] faithfulness_sessions`` sessions; here about
+  that many sessions of the attribution split are drawn by the same seeded hash, collected, scored
+  again on the driver with the same attributor (the executors' scores agree to float rounding) and
+  passed to :func:`~eventlift.analysis.trust.faithfulness_scorecard`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from eventlift.analysis.baselines import fit_baselines
+from eventlift.analysis.leakage import flag_leaks, presence_aucs, summary_records
+from eventlift.analysis.trust import faithfulness_scorecard
+from eventlift.config import Config
+from eventlift.data.schema import SPLITS
+from eventlift.model.transformer import EventTransformer
+from eventlift.spark.prepare import SparkSessions
+from eventlift.spark.settings import SparkSettings
+from eventlift.spark.train import collect_encoded, hash_sample, sample_share
+
+__all__ = ["fit_baselines_spark", "probe_leaks", "score_faithfulness"]
+
+
+def probe_leaks(
+    prepared: SparkSessions, config: Config, mode: str
+) -> tuple[pd.DataFrame, list[dict]]:
+    """The single-event leakage probe on the training split, as the local run reports it.
+
+    Returns the table of :func:`~eventlift.analysis.leakage.single_event_aucs` over the training
+    sessions and the findings as run-summary records.
+    """
+    counts = _presence_counts(prepared.sessions, config, mode)
+    train = prepared.split_counts[SPLITS[0]]
+    n_positive, n_negative = train["converted"], train["sessions"] - train["converted"]
+    table = presence_aucs(counts, n_positive, n_negative)
+    findings = flag_leaks(table, n_positive, n_negative)
+    kept_funnel = set(counts.loc[counts["funnel"], "event"])
+    return table, summary_records(findings, kept_funnel)
+
+
+def _presence_counts(sessions: Any, config: Config, mode: str) -> pd.DataFrame:
+    """Per event of the training split: sessions holding it, converted ones, configured funnel.
+
+    One aggregation: each session contributes each distinct event once (``held``) and, in
+    ``with_funnel`` mode, a marker for every event that the config names a funnel step.
+    """
+    from pyspark.sql import functions as F
+
+    def item(name: Any, held: int, funnel: bool) -> Any:
+        return F.struct(
+            name.alias("event"), F.lit(held).alias("held"), F.lit(funnel).alias("funnel")
+        )
+
+    items = F.transform(F.array_distinct("events"), lambda name: item(name, 1, False))
+    if mode == "with_funnel":
+        pairs = F.arrays_zip("events", "categories")
+        steps = F.filter(pairs, lambda x: _is_funnel_step(x["events"], x["categories"], config))
+        items = F.concat(items, F.transform(steps, lambda x: item(x["events"], 0, True)))
+    train = sessions.filter(F.col("split") == SPLITS[0])
+    rows = train.select(
+        F.col("converted").cast("long").alias("converted"), F.explode(items).alias("item")
+    ).select("converted", "item.*")
+    counts = rows.groupBy("event").agg(
+        F.sum("held").alias("n_sessions"),
+        F.sum(F.col("held") * F.col("converted")).alias("n_converted"),
+        F.max("funnel").alias("funnel"),
+    )
+    return counts.toPandas()
+
+
+def _is_funnel_step(token: Any, category: Any, config: Config) -> Any:
+    """Whether an event is a configured funnel step, as the local run's ``_find_leaks`` decides.
+
+    The local rule reads the raw event name; the sessions keep only the token, which with
+    ``use_event_detail`` is ``"name - detail"``, so a token also matches on its name prefix.
+    """
+    from pyspark.sql import functions as F
+
+    settings = config.sessions
+    step = F.lit(False)
+    if settings.funnel_categories:
+        step = step | category.isin(*settings.funnel_categories)
+    if settings.funnel_events:
+        step = step | token.isin(*settings.funnel_events)
+        if settings.use_event_detail:
+            for name in settings.funnel_events:
+                step = step | token.startswith(f"{name} - ")
+    return F.coalesce(step, F.lit(False))
+
+
+def fit_baselines_spark(
+    prepared: SparkSessions, config: Config, settings: SparkSettings
+) -> dict[str, dict[str, Any]]:
+    """The logistic and LightGBM baselines on the driver's training sample, scored on test.
+
+    The sample keeps the share of training and validation sessions the model is trained on and
+    applies it to the test split too, so the test AUC is an estimate on that share of the
+    test sessions. Each baseline's scores gain ``fitted_on``, saying how many sessions it saw.
+    """
+    share = sample_share(prepared, SPLITS[:2], settings.sample_sessions)
+    columns = ("session_id", "converted", "split", "events")
+    frame = hash_sample(prepared.sessions, SPLITS, share, config.train.seed, columns)
+    frame = frame.toPandas().sort_values("session_id", kind="stable", ignore_index=True)
+    events = frame[["session_id", "events"]].explode("events", ignore_index=True)
+    events = events.rename(columns={"events": "event"})
+    events["position"] = events.groupby("session_id", sort=False).cumcount() + 1
+    scores = fit_baselines(
+        events, frame[["session_id", "converted", "split"]], seed=config.train.seed
+    )
+    sizes = frame["split"].value_counts()
+    seen = ", ".join(f"{int(sizes.get(split, 0)):,} {split}" for split in SPLITS)
+    which = "every session" if share >= 1.0 else f"a seeded {share:.2%} sample of sessions"
+    fitted_on = f"{which} ({seen}); train and validation are the model's training sample"
+    return {name: {**values, "fitted_on": fitted_on} for name, values in scores.items()}
+
+
+def score_faithfulness(
+    prepared: SparkSessions, model: EventTransformer, config: Config
+) -> tuple[dict[str, Any], pd.DataFrame | None]:
+    """Faithfulness of the attribution on about ``faithfulness_sessions`` sessions.
+
+    Returns the summary entries (``faithfulness`` and ``completeness_gap``, the latter over the
+    sample) and the event-type removal table; ``({}, None)`` when the check is turned off.
+    """
+    from eventlift.attribution import attribute_sessions, get_attributor
+
+    attribution = config.attribution
+    if not attribution.faithfulness_sessions:
+        return {}, None
+    split = attribution.split
+    splits = SPLITS if split == "all" else (split,)
+    encoded = collect_encoded(
+        prepared, config, splits=splits, limit=attribution.faithfulness_sessions
+    )
+    scores = attribute_sessions(
+        get_attributor(attribution.method, model), encoded, batch_size=attribution.batch_size
+    )
+    report, removal = faithfulness_scorecard(
+        model,
+        encoded,
+        scores.raw,
+        method=scores.method,
+        split=split,
+        sample=attribution.faithfulness_sessions,
+        seed=config.train.seed,
+    )
+    return {"faithfulness": report, "completeness_gap": scores.completeness_gap}, removal
