@@ -11,7 +11,10 @@ median of ``--repeats`` runs:
   id matrices (every batch padded to ``[sessions] max_len``), the same batch size;
 - eventlift integrated gradients (32 Gauss–Legendre steps, padding baseline, chunked steps);
 - Captum ``IntegratedGradients`` on the embeddings with the same baseline, steps and method,
-  from the same ``DataLoader``, ``internal_batch_size`` = eventlift's chunk size.
+  from the same ``DataLoader``, ``internal_batch_size`` = eventlift's chunk size;
+- Captum ``LayerIntegratedGradients`` on a module that sums the event embeddings (what a user
+  wraps so Captum can interpolate between the padding ids and the real ids), same steps and method,
+  Captum's default batching (all steps of a batch in one pass).
 
 Both sides score the same sessions with the same weights; the table shows sessions per second,
 the speed-up, and the largest absolute difference between the two score matrices (the scores must
@@ -42,7 +45,7 @@ from eventlift.model.transformer import EventTransformer
 from eventlift.pipeline import prepare_sessions
 
 BATCH = 256
-WIDTHS = ("<22", ">9", ">13", ">10", ">7", ">12")
+WIDTHS = ("<22", "<26", ">9", ">13", ">10", ">7", ">12")
 STEPS = 32
 CHUNK = IntegratedGradients.__init__.__kwdefaults__["internal_batch_size"]  # eventlift's default
 
@@ -73,10 +76,37 @@ def padded_loader(data: EncodedSessions, rows: np.ndarray) -> DataLoader:
     return DataLoader(TensorDataset(*tensors, keep), batch_size=BATCH, shuffle=False)
 
 
+class _Embedder(torch.nn.Module):
+    """The summed event vectors as a module of their own, the layer Captum attributes to."""
+
+    def __init__(self, model: EventTransformer) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, *ids: torch.Tensor) -> torch.Tensor:
+        return self.model.embed(dict(zip(FEATURES, ids, strict=True)))
+
+
+class _IdsToLogit(torch.nn.Module):
+    """The classifier called on id tensors, as ``LayerIntegratedGradients`` needs it."""
+
+    def __init__(self, model: EventTransformer) -> None:
+        super().__init__()
+        self.model = model
+        self.embedder = _Embedder(model)
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        *ids, keep = inputs
+        return self.model.logits_from_embeddings(self.embedder(*ids), keep)[0]
+
+
 def captum_scores(model: EventTransformer, loader: DataLoader, method: str) -> np.ndarray:
     """Captum on the summed event embeddings, batch by batch: (N, max_len) scores."""
     from captum.attr import InputXGradient
     from captum.attr import IntegratedGradients as CaptumIG
+
+    if method == "LayerIntegratedGradients":
+        return _layer_ig_scores(model, loader)
 
     def forward(x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
         return model.logits_from_embeddings(x, keep)[0]
@@ -86,7 +116,7 @@ def captum_scores(model: EventTransformer, loader: DataLoader, method: str) -> n
     for *ids, keep in loader:
         batch = dict(zip(FEATURES, ids, strict=True)) | {"keep": keep}
         x = model.embed(batch).detach().requires_grad_(True)
-        if method == "grad_x_input":
+        if method == "InputXGradient":
             scores = InputXGradient(forward).attribute(x, additional_forward_args=(keep,))
         else:
             scores = CaptumIG(forward).attribute(
@@ -97,6 +127,25 @@ def captum_scores(model: EventTransformer, loader: DataLoader, method: str) -> n
                 method="gausslegendre",
                 internal_batch_size=CHUNK,
             )
+        out.append((scores.sum(dim=-1) * keep).detach().numpy())
+    return np.concatenate(out)
+
+
+def _layer_ig_scores(model: EventTransformer, loader: DataLoader) -> np.ndarray:
+    """Captum ``LayerIntegratedGradients`` from the padding ids (all 0) to the real ids."""
+    from captum.attr import LayerIntegratedGradients
+
+    wrapped = _IdsToLogit(model)
+    explainer = LayerIntegratedGradients(wrapped, wrapped.embedder)
+    out = []
+    for *ids, keep in loader:
+        scores = explainer.attribute(
+            tuple(ids),
+            baselines=tuple(torch.zeros_like(t) for t in ids),
+            additional_forward_args=(keep,),
+            n_steps=STEPS,
+            method="gausslegendre",
+        )
         out.append((scores.sum(dim=-1) * keep).detach().numpy())
     return np.concatenate(out)
 
@@ -129,20 +178,22 @@ def main() -> None:
         f"torch {torch.__version__}, {torch.get_num_threads()} threads; batch {BATCH}, padded to "
         f"{encoded.inputs['event'].shape[1]}, mean length {encoded.lengths[test].mean():.1f}"
     )
-    header = ("method", "sessions", "eventlift/s", "Captum/s", "x", "max |diff|")
+    header = ("eventlift", "Captum", "sessions", "eventlift/s", "Captum/s", "x", "max |diff|")
     print("".join(format(h, w) for h, w in zip(header, WIDTHS, strict=True)))
-    for name, count, ours in (
-        ("grad_x_input", args.gxi, GradientXInput(model)),
-        ("integrated_gradients", args.ig, IntegratedGradients(model, steps=STEPS)),
+    ig = IntegratedGradients(model, steps=STEPS)
+    for name, captum_name, count, ours in (
+        ("grad_x_input", "InputXGradient", args.gxi, GradientXInput(model)),
+        ("integrated_gradients", "IntegratedGradients", args.ig, ig),
+        ("integrated_gradients", "LayerIntegratedGradients", args.ig, ig),
     ):
         rows = test[:count]
         own_time, own = median_seconds(eventlift_scores, args.repeats, ours, encoded, rows)
         loader = padded_loader(encoded, rows)
-        their_time, theirs = median_seconds(captum_scores, args.repeats, model, loader, name)
+        their_time, theirs = median_seconds(captum_scores, args.repeats, model, loader, captum_name)
         own = np.pad(own, ((0, 0), (0, theirs.shape[1] - own.shape[1])))
         np.testing.assert_allclose(own, theirs, rtol=1e-4, atol=1e-5)
         print(
-            f"{name:<22}{len(rows):>9,}{len(rows) / own_time:>13,.0f}"
+            f"{name:<22}{captum_name:<26}{len(rows):>9,}{len(rows) / own_time:>13,.0f}"
             f"{len(rows) / their_time:>10,.0f}{their_time / own_time:>7.1f}"
             f"{np.abs(own - theirs).max():>12.1e}"
         )

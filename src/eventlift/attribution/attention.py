@@ -34,6 +34,7 @@ class AttentionWeights(Attributor):
     """
 
     name = "attention"
+    low_precision_ok = True
 
     def attribute(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
         layers, logits = _attention(self, batch)
@@ -52,6 +53,7 @@ class AttentionRollout(Attributor):
     """
 
     name = "attention_rollout"
+    low_precision_ok = True
 
     def attribute(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
         layers, logits = _attention(self, batch)

@@ -19,6 +19,9 @@ class Attributor(ABC):
     """
 
     name: str = ""
+    # True where bfloat16 autocast keeps the scores usable: not for gradients or logit
+    # differences, whose small values bfloat16's 8-bit mantissa would blur.
+    low_precision_ok: bool = False
 
     def __init__(self, model: EventTransformer) -> None:
         self.model = model

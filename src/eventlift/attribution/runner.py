@@ -70,7 +70,11 @@ def attribute_sessions(
     with progress.task(f"attribution ({attributor.name})", n_batches) as advance:
         for batch_rows in iterate_batches(data.lengths, rows, batch_size):
             batch = make_batch(data, batch_rows, device)
-            scores, batch_logits = attributor.attribute(batch)
+            if attributor.low_precision_ok:
+                with model.autocast():
+                    scores, batch_logits = attributor.attribute(batch)
+            else:
+                scores, batch_logits = attributor.attribute(batch)
             raw[batch_rows, : scores.shape[1]] = scores.float().cpu().numpy()
             logits[batch_rows] = batch_logits.float().cpu().numpy()
             gap = getattr(attributor, "last_completeness_gap", None)  # methods with a baseline

@@ -77,7 +77,8 @@ def predict_logits(
     for start in range(0, len(rows), batch_size):
         chunk = order[start : start + batch_size]
         batch = make_batch(data, rows[chunk], device)
-        out[chunk] = model(batch).float().cpu().numpy()
+        with model.autocast():
+            out[chunk] = model(batch).float().cpu().numpy()
     model.train(was_training)
     return out
 
@@ -115,7 +116,9 @@ def train(
         with progress.task(f"epoch {epoch}/{config.epochs}", n_batches) as advance:
             for rows in iterate_batches(data.lengths, train_rows, config.batch_size, rng=rng):
                 batch = make_batch(data, rows, device)
-                loss = loss_fn(model(batch), batch["label"])
+                with model.autocast(backward=True):
+                    logits = model(batch)
+                loss = loss_fn(logits.float(), batch["label"])
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()

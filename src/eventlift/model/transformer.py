@@ -4,10 +4,14 @@ Each event's input vector is the sum of learned embeddings of its token, categor
 position and bucketed time gap. The model is split in two on purpose: :meth:`embed` builds those
 summed vectors and :meth:`logits_from_embeddings` runs the encoder on them, so attribution
 methods can differentiate the conversion logit with respect to exactly the vectors they score.
-Attention uses ``scaled_dot_product_attention`` (a fused kernel where the device has one).
+Attention uses ``scaled_dot_product_attention`` (a fused kernel where the device has one). The
+head reads only ``[CLS]``, so the last block computes only that row (one query against every key):
+the same logit for about half the work of a two-layer model.
 """
 
 from __future__ import annotations
+
+from contextlib import AbstractContextManager, nullcontext
 
 import torch
 import torch.nn.functional as F
@@ -27,20 +31,26 @@ class SelfAttention(nn.Module):
         self.qkv = nn.Linear(d_model, 3 * d_model)
         self.out = nn.Linear(d_model, d_model)
 
-    def forward(self, x: Tensor, keep: Tensor, need_weights: bool = False):
+    def forward(self, x: Tensor, keep: Tensor, need_weights: bool = False, cls_only: bool = False):
+        """Mix ``x`` (B, T, D); with ``cls_only`` only row 0 asks the queries: (B, 1, D) out."""
         batch, length, width = x.shape  # (B, T, D)
-        q, k, v = self.qkv(x).split(width, dim=-1)
-        shape = (batch, length, self.n_heads, width // self.n_heads)
-        q, k, v = (t.view(shape).transpose(1, 2) for t in (q, k, v))  # (B, H, T, D/H)
+        if cls_only:  # project the one query and every key and value, nothing more
+            q = F.linear(x[:, :1], self.qkv.weight[:width], self.qkv.bias[:width])  # (B, 1, D)
+            k, v = F.linear(x, self.qkv.weight[width:], self.qkv.bias[width:]).split(width, -1)
+        else:
+            q, k, v = self.qkv(x).split(width, dim=-1)
+        heads, size = self.n_heads, width // self.n_heads
+        q = q.view(batch, -1, heads, size).transpose(1, 2)  # (B, H, Q, D/H); k, v (B, H, T, D/H)
+        k, v = (t.view(batch, length, heads, size).transpose(1, 2) for t in (k, v))
         mask = keep[:, None, None, :]  # (B, 1, 1, T): True where a key may be attended
         weights = None
         if need_weights:
-            scores = q @ k.transpose(-2, -1) / (q.shape[-1] ** 0.5)  # (B, H, T, T)
+            scores = q @ k.transpose(-2, -1) / (size**0.5)  # (B, H, Q, T)
             weights = scores.masked_fill(~mask, float("-inf")).softmax(dim=-1)
             mixed = weights @ v
         else:
             mixed = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-        mixed = mixed.transpose(1, 2).reshape(batch, length, width)  # (B, T, D)
+        mixed = mixed.transpose(1, 2).reshape(batch, -1, width)  # (B, Q, D)
         return self.out(mixed), weights
 
 
@@ -65,8 +75,11 @@ class EncoderBlock(nn.Module):
         self.norm_feed_forward = nn.LayerNorm(config.d_model)
         self.dropout = nn.Dropout(config.dropout)
 
-    def forward(self, x: Tensor, keep: Tensor, need_weights: bool = False):
-        attended, weights = self.attention(x, keep, need_weights)
+    def forward(self, x: Tensor, keep: Tensor, need_weights: bool = False, cls_only: bool = False):
+        """(B, T, D) -> (B, T, D), or (B, 1, D) for ``[CLS]`` alone with ``cls_only``."""
+        attended, weights = self.attention(x, keep, need_weights, cls_only)
+        if cls_only:
+            x = x[:, :1]
         x = self.norm_attention(x + self.dropout(attended))
         x = self.norm_feed_forward(x + self.dropout(self.feed_forward(x)))
         return x, weights
@@ -106,6 +119,20 @@ class EventTransformer(nn.Module):
                     nn.init.zeros_(module.weight[module.padding_idx])
         nn.init.normal_(self.cls, std=0.02)
 
+    def autocast(self, *, backward: bool = False) -> AbstractContextManager:
+        """The precision context of one pass: bfloat16 autocast or nothing (float32).
+
+        With ``[model] precision = "bfloat16"`` forward-only passes run under bfloat16 autocast on
+        any device; passes that are differentiated (training) only on CUDA, because on CPUs
+        bfloat16 backward kernels were many times slower than float32 ones where measured.
+        """
+        device = self.cls.device
+        if self.config.precision != "bfloat16" or (backward and device.type != "cuda"):
+            return nullcontext()
+        if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+            return nullcontext()
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+
     def embed(self, batch: dict[str, Tensor]) -> Tensor:
         """Summed input vector of every event: (B, T) ids -> (B, T, D)."""
         length = batch["event"].shape[1]
@@ -131,8 +158,12 @@ class EventTransformer(nn.Module):
         keep = torch.cat([keep.new_ones(batch, 1), keep], dim=1)  # (B, T+1)
         hidden = self.input_dropout(hidden)
         attention = []
-        for block in self.blocks:
-            hidden, weights = block(hidden, keep, need_weights)
+        last = len(self.blocks) - 1
+        for index, block in enumerate(self.blocks):
+            # The head reads [CLS] only, so the last block computes that row alone unless the
+            # attention maps are wanted: exact, and it removes most of that block's work.
+            cls_only = index == last and not need_weights
+            hidden, weights = block(hidden, keep, need_weights, cls_only)
             if need_weights:
                 attention.append(weights)
         logits = self.head(hidden[:, 0]).squeeze(-1)  # (B,)
