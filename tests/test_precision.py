@@ -1,6 +1,7 @@
 """``[model] precision = "bfloat16"``: forward-only passes autocast, results stay within tolerance.
 
-The same trained weights are scored in float32 and under bfloat16 autocast. Predictions and
+The same trained weights are scored in float32 and under bfloat16 autocast ("auto" picks one of
+the two by a speed probe). Predictions and
 attention scores may move by bfloat16 rounding only (tolerances below); gradient methods and CPU
 training are float32 under either setting, so they must be identical.
 """
@@ -17,7 +18,7 @@ from conftest import random_log
 from eventlift.attribution import attribute_sessions, get_attributor
 from eventlift.config import Config
 from eventlift.model.trainer import classification_metrics, predict_logits, seed_everything, train
-from eventlift.model.transformer import EventTransformer
+from eventlift.model.transformer import EventTransformer, bfloat16_is_faster
 from eventlift.pipeline import prepare_sessions
 
 
@@ -106,3 +107,17 @@ def test_unknown_precision_is_a_config_error():
 
     with pytest.raises(ConfigError, match="precision"):
         _config("float16")
+
+
+def test_auto_precision_gives_the_float32_or_the_bfloat16_predictions(models):
+    full, half, encoded = models
+    auto = EventTransformer(
+        dataclasses.replace(full.config, precision="auto"),
+        {name: len(v) for name, v in encoded.vocabularies.items()},
+        full.max_len,
+    )
+    auto.load_state_dict(full.state_dict())
+    rows = np.arange(len(encoded))
+    chosen = predict_logits(auto.eval(), encoded, rows)
+    expected = half if bfloat16_is_faster("cpu") else full
+    np.testing.assert_array_equal(chosen, predict_logits(expected, encoded, rows))

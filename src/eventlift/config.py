@@ -97,8 +97,8 @@ class ModelConfig:
     # stopping the demo's test AUC moved by 0.001 without them (benchmarks/README.md)
     dropout: float = 0.0
     gap_buckets: int = 16  # log2-bucketed seconds since the previous event
-    # "bfloat16": autocast where it is faster and safe (see EventTransformer.autocast)
-    precision: Literal["float32", "bfloat16"] = "float32"
+    # "auto": bfloat16 autocast where faster; "bfloat16": always (see EventTransformer.autocast)
+    precision: Literal["float32", "bfloat16", "auto"] = "float32"
 
 
 @dataclass(frozen=True)

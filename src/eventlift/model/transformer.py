@@ -11,6 +11,9 @@ the same logit for about half the work of a two-layer model.
 
 from __future__ import annotations
 
+import functools
+import logging
+import time
 from contextlib import AbstractContextManager, nullcontext
 
 import torch
@@ -19,7 +22,31 @@ from torch import Tensor, nn
 
 from eventlift.config import ModelConfig
 
-__all__ = ["EventTransformer"]
+log = logging.getLogger(__name__)
+
+__all__ = ["EventTransformer", "bfloat16_is_faster"]
+
+
+@functools.cache
+def bfloat16_is_faster(device_type: str) -> bool:
+    """Whether bfloat16 matmuls of the model's size beat float32 on this device (probed once)."""
+    if device_type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device_type != "cpu":
+        return False
+    x, weight = torch.randn(4096, 64), torch.randn(192, 64)
+
+    def seconds(dtype: torch.dtype) -> float:
+        a, b = x.to(dtype), weight.to(dtype)
+        F.linear(a, b)  # warm-up
+        started = time.perf_counter()
+        for _ in range(5):
+            F.linear(a, b)
+        return time.perf_counter() - started
+
+    faster = seconds(torch.bfloat16) < seconds(torch.float32)
+    log.info("bfloat16 autocast on this CPU: %s", "faster, used" if faster else "slower, not used")
+    return faster
 
 
 class SelfAttention(nn.Module):
@@ -122,14 +149,18 @@ class EventTransformer(nn.Module):
     def autocast(self, *, backward: bool = False) -> AbstractContextManager:
         """The precision context of one pass: bfloat16 autocast or nothing (float32).
 
-        With ``[model] precision = "bfloat16"`` forward-only passes run under bfloat16 autocast on
-        any device; passes that are differentiated (training) only on CUDA, because on CPUs
-        bfloat16 backward kernels were many times slower than float32 ones where measured.
+        ``[model] precision``: ``"float32"`` never autocasts; ``"bfloat16"`` autocasts
+        forward-only passes on any device and training passes on CUDA; ``"auto"`` does the same
+        where bfloat16 is faster (CUDA with bfloat16 support, or a CPU on which a one-off probe
+        finds bfloat16 matmuls faster than float32 ones; CPUs without native bfloat16 emulate it
+        many times slower). Backward passes stay float32 on CPUs: their bfloat16 kernels were
+        slower than float32 ones wherever measured.
         """
         device = self.cls.device
-        if self.config.precision != "bfloat16" or (backward and device.type != "cuda"):
+        precision = self.config.precision
+        if precision == "float32" or (backward and device.type != "cuda"):
             return nullcontext()
-        if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        if precision == "auto" and not bfloat16_is_faster(device.type):
             return nullcontext()
         return torch.autocast(device.type, dtype=torch.bfloat16)
 
