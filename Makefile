@@ -5,7 +5,7 @@ PYTHON ?= python3
 BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
 
-.PHONY: demo test test-spark lint clean
+.PHONY: demo test lint clean
 
 $(STAMP): pyproject.toml requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,11 +23,6 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	scripts/install-chromium.sh
 	eval "$$(scripts/start-postgres.sh)" && $(BIN)/python -m pytest
-
-# The TorchDistributor run on Spark (local mode, 2 processes; about 2 minutes on 2 cores). The
-# Spark parity tests run with `make test`.
-test-spark: $(STAMP)
-	$(BIN)/python -m pytest -m spark
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
