@@ -17,11 +17,12 @@ $(STAMP): pyproject.toml requirements-dev.txt
 demo: $(STAMP)
 	$(BIN)/eventlift demo
 
-# The report's browser test needs headless Chromium and the warehouse tests a PostgreSQL server:
-# both come from Debian packages, installed (when missing) and started by the scripts below.
+# The report's browser test needs headless Chromium, the warehouse tests a PostgreSQL server and
+# the Spark JDBC test its JDBC driver: Debian packages, installed (when missing) and started by
+# the scripts below.
 test: $(STAMP)
 	$(BIN)/ruff check .
-	scripts/install-chromium.sh
+	scripts/install-test-packages.sh
 	eval "$$(scripts/start-postgres.sh)" && $(BIN)/python -m pytest
 
 lint: $(STAMP)

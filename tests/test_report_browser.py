@@ -1,6 +1,6 @@
 """The HTML report in a real browser: it renders, loads its image, runs no planted script.
 
-Needs headless Chromium and chromedriver (``scripts/install-chromium.sh``) and selenium
+Needs headless Chromium and chromedriver (``scripts/install-test-packages.sh``) and selenium
 (requirements-dev.txt). Without them the tests skip, except in CI (``CI`` set), where they fail so
 that a missing browser cannot pass unnoticed.
 """
@@ -21,7 +21,7 @@ from report_run import EVIL_EVENT, EVIL_STORE, EVIL_VERDICT, run_folder
 
 CHROMIUM = os.environ.get("EVENTLIFT_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("EVENTLIFT_CHROMEDRIVER", "/usr/bin/chromedriver")
-INSTALL = "run scripts/install-chromium.sh"
+INSTALL = "run scripts/install-test-packages.sh"
 
 
 def _unavailable(message: str) -> NoReturn:

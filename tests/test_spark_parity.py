@@ -12,6 +12,7 @@ or more sessions).
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,9 @@ from eventlift.demo import demo_config
 from eventlift.model.transformer import EventTransformer
 from eventlift.pipeline import prepare_sessions
 
+# The PostgreSQL JDBC driver from the Debian package (scripts/install-test-packages.sh).
+POSTGRES_JAR = Path("/usr/share/java/postgresql.jar")
+
 
 def spark_session():
     """The one local SparkSession of the Spark tests (fails under CI when PySpark is missing)."""
@@ -39,7 +43,8 @@ def spark_session():
         pytest.skip("pyspark is not installed")
     from eventlift.spark.session import local_spark
 
-    return local_spark("local[2]", "eventlift-tests")
+    jars = {"jars": str(POSTGRES_JAR)} if POSTGRES_JAR.is_file() else {}  # for the JDBC test
+    return local_spark("local[2]", "eventlift-tests", **jars)
 
 
 @pytest.fixture(scope="module")

@@ -3,8 +3,8 @@
 Outputs keep the local names and schemas: ``event_attribution_<mode>`` (the event-level rows),
 ``event_type_attribution_<mode>``, ``position_attribution_<mode>``, ``store_attribution_<mode>``,
 ``event_position_attribution_<mode>`` and ``event_position_matrix_<mode>``, written as Parquet
-folders under ``[output] dir``/outputs, as Delta folders, or as catalog tables named
-``[spark] table_prefix`` + name.
+folders under ``[output] dir``/outputs, as Delta folders, as catalog tables named
+``[spark] table_prefix`` + name, or through JDBC into a database (:mod:`eventlift.spark.jdbc`).
 
 The driver writes under ``[output] dir`` (a local or ``/dbfs`` path) what the local run writes
 there, so that ``eventlift report`` reads a Spark folder like a local one: the checkpoint, the
@@ -233,6 +233,10 @@ def _rebuild_report(root: Path) -> Path:
 
 def _write(table: Any, name: str, config: Config, settings: SparkSettings) -> str:
     """Write one table; a Parquet folder is replaced only once the new one is complete."""
+    if settings.write == "jdbc":
+        from eventlift.spark.jdbc import write_jdbc
+
+        return write_jdbc(table, name, settings)
     if settings.write == "table":
         target = f"{settings.table_prefix}{name}"
         table.write.mode("overwrite").saveAsTable(target)

@@ -27,14 +27,22 @@ class SparkSettings:
     use_gpu: bool = False  # TorchDistributor on GPUs (NCCL) instead of CPUs (gloo)
     staging_dir: str | None = None  # encoded shards for the distributor; default under [output]
     task_threads: int = 1  # torch threads per Spark task (attribution) and per training process
-    write: Literal["parquet", "delta", "table"] = "parquet"  # how the result tables are written
-    table_prefix: str = "eventlift_"  # catalog name prefix with write = "table", e.g. "db.el_"
+    write: Literal["parquet", "delta", "table", "jdbc"] = "parquet"  # how result tables are written
+    table_prefix: str = "eventlift_"  # table name prefix ("table": may hold a database, "db.el_")
+    jdbc_url: str | None = None  # write = "jdbc": e.g. "jdbc:postgresql://host:5432/db?user=me"
+    jdbc_schema: str | None = None  # write = "jdbc": database schema of the tables (must exist)
+    jdbc_driver: str | None = None  # write = "jdbc": driver class; known URL prefixes need none
     master: str | None = None  # used only when no SparkSession is running, e.g. "local[4]"
 
     def check(self) -> None:
         for key in ("num_processes", "task_threads"):
             if getattr(self, key) <= 0:
                 raise ConfigError(f"[spark] {key} must be positive, got {getattr(self, key)}.")
+        if self.write == "jdbc" and not self.jdbc_url:
+            raise ConfigError(
+                '[spark] write = "jdbc" needs jdbc_url, e.g. '
+                '"jdbc:postgresql://host:5432/analytics?user=analyst".'
+            )
         if self.sample_sessions < 0:
             raise ConfigError(
                 f"[spark] sample_sessions must be >= 0 (0: all), got {self.sample_sessions}."
