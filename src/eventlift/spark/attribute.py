@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from eventlift.data.encode import EncodedSessions
-from eventlift.data.schema import SPLITS
+from eventlift.data.schema import EVENT_LEVEL_COLUMNS, SESSION_LENGTH, SPLITS
 from eventlift.model.transformer import EventTransformer
 from eventlift.spark.prepare import ID_COLUMNS
 
@@ -139,7 +139,8 @@ def attribute_spark(
               "store_names", "ts", *ID_COLUMNS]  # fmt: skip
     rows = sessions.select(*needed).mapInPandas(score, EVENT_LEVEL_SCHEMA)
     timestamp = F.expr("timestampadd(MICROSECOND, ts_us, TIMESTAMP_NTZ'1970-01-01 00:00:00')")
-    return rows.withColumn("timestamp", timestamp)
+    # The local event-level schema (DESIGN §8): the timestamp replaces the microseconds in place.
+    return rows.withColumn("timestamp", timestamp).select(*EVENT_LEVEL_COLUMNS, SESSION_LENGTH)
 
 
 def _event_rows(batch: pd.DataFrame, encoded: EncodedSessions, scores: Any) -> pd.DataFrame:
