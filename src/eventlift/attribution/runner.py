@@ -4,6 +4,7 @@ them out one row per event."""
 from __future__ import annotations
 
 import math
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,10 +71,7 @@ def attribute_sessions(
     with progress.task(f"attribution ({attributor.name})", n_batches) as advance:
         for batch_rows in iterate_batches(data.lengths, rows, batch_size):
             batch = make_batch(data, batch_rows, device)
-            if attributor.low_precision_ok:
-                with model.autocast():
-                    scores, batch_logits = attributor.attribute(batch)
-            else:
+            with model.autocast() if attributor.low_precision_ok else nullcontext():
                 scores, batch_logits = attributor.attribute(batch)
             raw[batch_rows, : scores.shape[1]] = scores.float().cpu().numpy()
             logits[batch_rows] = batch_logits.float().cpu().numpy()
