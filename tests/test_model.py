@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -11,6 +12,7 @@ import torch
 from conftest import random_log
 from eventlift.data.encode import gap_bucket
 from eventlift.exceptions import EventliftError
+from eventlift.model.batching import make_batch
 from eventlift.model.checkpoint import load_checkpoint, save_checkpoint
 from eventlift.model.trainer import classification_metrics, predict_logits, seed_everything, train
 from eventlift.model.transformer import EventTransformer
@@ -82,3 +84,22 @@ def test_missing_checkpoint_file_is_a_clear_error(tmp_path):
 
 def test_gap_buckets_are_log2_and_capped():
     assert gap_bucket(np.array([0, 1, 3, 7, 1e9, np.nan]), 16).tolist() == [1, 2, 3, 4, 15, 1]
+
+
+def test_cls_only_last_block_gives_the_full_models_logits_and_gradients(trained):
+    _, model, encoded, _ = trained
+    deeper = EventTransformer(
+        dataclasses.replace(model.config, n_layers=3),
+        {name: len(v) for name, v in encoded.vocabularies.items()},
+        model.max_len,
+    ).eval()
+    batch = make_batch(encoded, np.arange(64), torch.device("cpu"))
+    for net in (model.eval(), deeper):
+        x = net.embed(batch).detach().requires_grad_(True)
+        fast, _ = net.logits_from_embeddings(x, batch["keep"])
+        (fast_grad,) = torch.autograd.grad(fast.sum(), x)
+        full, weights = net.logits_from_embeddings(x, batch["keep"], need_weights=True)
+        (full_grad,) = torch.autograd.grad(full.sum(), x)
+        assert len(weights) == len(net.blocks)
+        torch.testing.assert_close(fast, full, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(fast_grad, full_grad, rtol=1e-4, atol=1e-6)
