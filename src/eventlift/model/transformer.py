@@ -34,7 +34,11 @@ def bfloat16_is_faster(device_type: str) -> bool:
         return torch.cuda.is_bf16_supported()
     if device_type != "cpu":
         return False
-    x, weight = torch.randn(4096, 64), torch.randn(192, 64)
+    generator = torch.Generator().manual_seed(0)  # leaves the global generator (training) alone
+    x, weight = (
+        torch.randn(4096, 64, generator=generator),
+        torch.randn(192, 64, generator=generator),
+    )
 
     def seconds(dtype: torch.dtype) -> float:
         a, b = x.to(dtype), weight.to(dtype)
