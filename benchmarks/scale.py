@@ -1,6 +1,6 @@
 """One large synthetic log end to end: wall time and memory per stage, both modes.
 
-    python benchmarks/scale.py [--sessions 100000] [--seed 0] [--length-median 18]
+    python benchmarks/scale.py [--sessions 100000] [--seed 0] [--length-median 18] [--log PATH]
 
 The log is generated into a temporary folder by a child process (not timed, not counted in the
 memory), then :func:`eventlift.compare` runs both modes on one read with the default config
@@ -43,6 +43,9 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--length-median", type=float, default=18.0)
+    parser.add_argument(
+        "--log", type=Path, help="an existing Parquet log to use instead of generating one"
+    )
     args = parser.parse_args()
     timed = pipeline.StageTimer.stage
 
@@ -56,21 +59,29 @@ def main() -> None:
 
     pipeline.StageTimer.stage = reporting
     with tempfile.TemporaryDirectory() as out:
-        path = Path(out) / "events.parquet"
-        with concurrent.futures.ProcessPoolExecutor(1) as child:
-            n_events = child.submit(
-                write_log, path, args.sessions, args.seed, args.length_median
-            ).result()
-        print(f"{args.sessions:,} sessions, {n_events:,} events; start at {memory_gb()[0]:.2f} GB")
+        path = args.log or Path(out) / "events.parquet"
+        if args.log is None:
+            with concurrent.futures.ProcessPoolExecutor(1) as child:
+                n_events = child.submit(
+                    write_log, path, args.sessions, args.seed, args.length_median
+                ).result()
+        else:
+            import pyarrow.parquet as pq
+
+            n_events = pq.ParquetFile(path).metadata.num_rows
+        print(f"{path.name}: {n_events:,} events; start at {memory_gb()[0]:.2f} GB")
         print(f"{'stage':<14}{'seconds':>9}{'RSS GB':>11}{'peak GB':>9}")
         started = time.perf_counter()
         results, _ = eventlift.compare(str(path), demo_config(out, seed=args.seed))
         total = time.perf_counter() - started
     for mode, result in results.items():
         training = result.summary["training"]
+        last = training["history"][-1]
         print(
-            f"{mode}: {len(training['history'])} epochs at {training['sessions_per_second']:,.0f} "
-            f"sessions/s, test AUC {result.metrics['test_auc']:.3f}"
+            f"{mode}: {len(training['history'])} validation checks, {last['sessions_seen']:,} "
+            f"training sessions seen ({last['epoch']} epochs started) at "
+            f"{training['sessions_per_second']:,.0f} sessions/s, best check in epoch "
+            f"{result.metrics['best_epoch']}, test AUC {result.metrics['test_auc']:.3f}"
         )
     print(f"total {total:.0f} s, peak RSS {memory_gb()[1]:.2f} GB")
 

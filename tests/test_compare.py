@@ -55,8 +55,8 @@ def test_comparison_rows_match_each_mode(both_modes):
 
 def test_funnel_share_is_the_funnel_events_part_of_test_attribution(both_modes):
     _, _, results, comparison = both_modes
-    events = results["with_funnel"].tables["event_level"]
-    test = events[events["split"] == "test"]
+    test = results["with_funnel"].event_level("test")
+    assert set(test["split"]) == {"test"}
     expected = test.loc[test["event"].isin(FUNNEL_EVENTS), "attribution"].sum()
     # normalised scores sum to 1 per session
     assert comparison.funnel_share == pytest.approx(expected / test["session_id"].nunique())

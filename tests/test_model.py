@@ -14,7 +14,13 @@ from eventlift.data.encode import gap_bucket
 from eventlift.exceptions import EventliftError
 from eventlift.model.batching import make_batch
 from eventlift.model.checkpoint import load_checkpoint, save_checkpoint
-from eventlift.model.trainer import classification_metrics, predict_logits, seed_everything, train
+from eventlift.model.trainer import (
+    _validation_sample,
+    classification_metrics,
+    predict_logits,
+    seed_everything,
+    train,
+)
 from eventlift.model.transformer import EventTransformer
 from eventlift.pipeline import prepare_sessions
 
@@ -50,6 +56,33 @@ def test_training_learns_the_planted_driver(trained):
     assert auc > 0.95
     assert 1 <= result.best_epoch <= len(result.history)
     assert result.best_val_auc == max(h["val_auc"] for h in result.history)
+
+
+def test_validation_checks_within_epochs_and_a_capped_validation_sample(trained):
+    config, _, _, whole_epochs = trained
+    n_train = len(prepare_sessions(random_log(600), config, "no_funnel")[2].indices("train"))
+    n_validation = len(
+        prepare_sessions(random_log(600), config, "no_funnel")[2].indices("validation")
+    )
+    checks = config.replace(train={"validate_every": n_train // 3, "validation_sessions": 40})
+    _, encoded, result = fit(checks, random_log(600))
+    # each epoch is cut into 4 parts (n_train // 3 does not divide n_train): 4 checks per epoch
+    parts = [(h["epoch"], h["part"]) for h in result.history]
+    assert parts[:5] == [(1, 1), (1, 2), (1, 3), (1, 4), (2, 1)]
+    seen = [h["sessions_seen"] for h in result.history]
+    assert seen[3] == n_train and seen == sorted(seen) and len(set(seen)) == len(seen)
+    # patience counts checks: training stops 3 checks after the best one, or at the last epoch
+    best = max(range(len(result.history)), key=lambda i: result.history[i]["val_auc"])
+    assert len(result.history) in (best + 1 + config.train.patience, 4 * config.train.epochs)
+    assert result.best_epoch == result.history[best]["epoch"]
+    rows = encoded.indices("validation")
+    assert len(rows) == n_validation > 40
+    sample = _validation_sample(rows, checks.train)
+    assert len(sample) == 40 and set(sample) <= set(rows) and list(sample) == sorted(sample)
+    np.testing.assert_array_equal(sample, _validation_sample(rows, checks.train))
+    assert len(_validation_sample(rows, config.train)) == n_validation  # default cap: 50,000
+    assert len(whole_epochs.history) <= config.train.epochs
+    assert [h["part"] for h in whole_epochs.history] == [1] * len(whole_epochs.history)
 
 
 def test_same_seed_gives_identical_weights(trained):

@@ -102,9 +102,20 @@ def test_tables_have_the_published_columns(run_result):
 
 
 def test_event_level_rows_and_shares(run_result):
-    result, _, _ = run_result
-    level = result.tables["event_level"]
+    result, out, _ = run_result
+    level = result.event_level()
     assert len(level) == result.sessions.counts["events"]
+    # the files are written chunk by chunk: the same rows, in the same order, as the whole table
+    on_disk = pd.read_parquet(out / "outputs" / "gradient_attribution_no_funnel.parquet")
+    expected = level.astype({c: "str" for c in ("session_id", "event", "split")})
+    for column in ("session_id", "event", "split", "attribution", "predicted_probability"):
+        np.testing.assert_array_equal(on_disk[column].to_numpy(), expected[column].to_numpy())
+    chunks = list(result.event_level_chunks(chunk_sessions=7))
+    assert len(chunks) == -(-len(result.session_table) // 7)
+    pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), level)
+    text = pd.read_csv(out / "outputs" / "gradient_attribution_no_funnel.csv")
+    assert len(text) == len(level) and text["converted"].dtype == bool
+    np.testing.assert_allclose(text["attribution"], level["attribution"])
     sums = level.groupby("session_id")["attribution"].sum()
     np.testing.assert_allclose(sums.to_numpy(), 1.0, rtol=1e-5)
     assert set(level["split"]) == {"train", "validation", "test"}
@@ -129,7 +140,7 @@ def test_database_holds_the_same_tables(run_result):
             "event_position_attribution_no_funnel",
         } <= names
         n = con.execute("SELECT count(*) FROM event_attribution_no_funnel").fetchone()[0]
-    assert n == len(result.tables["event_level"])
+    assert n == len(result.event_level())
 
 
 def test_summary_and_model_files(run_result):
@@ -168,7 +179,6 @@ def test_write_false_leaves_no_files(tmp_path):
     result = eventlift.run(random_log(200), config, write=False)
     assert result.files == {} and not (tmp_path / "nothing").exists()
     assert set(result.tables) == {
-        "event_level",
         "event_type",
         "position",
         "store",

@@ -85,8 +85,13 @@ def two_runs(pg_url, module_schema, tmp_path_factory):
 
 
 def written_tables(result) -> dict[str, str]:
-    """Table key -> database table stem, for every result table the run produced."""
-    return {key: stem for key, (_, stem) in TABLE_FILES.items() if key in result.tables}
+    """Table key -> database table stem, for every result table the run produced (the
+    event-level table is not held in ``result.tables``: it is streamed to its files)."""
+    return {
+        key: stem
+        for key, (_, stem) in TABLE_FILES.items()
+        if key == "event_level" or key in result.tables
+    }
 
 
 def read_table(url: str, schema: str, table: str) -> pd.DataFrame:
@@ -118,9 +123,10 @@ def test_every_result_table_round_trips_exactly(two_runs, pg_url, module_schema)
     _, second, _ = two_runs
     stored = table_names(pg_url, module_schema)
     assert not {name for name in stored if name.endswith("__staging")}
-    assert set(CORE_TABLES) <= set(second.tables)
+    frames = {**second.tables, "event_level": second.event_level()}
+    assert set(CORE_TABLES) <= set(frames)
     for key, stem in written_tables(second).items():
-        frame = second.tables[key]
+        frame = frames[key]
         back = read_table(pg_url, module_schema, f"{stem}_no_funnel")
         assert list(back.columns) == [str(c) for c in frame.columns], key
         assert len(back) == len(frame) > 0, key  # replaced, not appended to
@@ -157,7 +163,7 @@ def test_runs_table_gains_one_row_per_run(two_runs, pg_url, module_schema):
     for (_, row), result in zip(runs.iterrows(), (first, second), strict=True):
         assert row["mode"] == "no_funnel"
         assert row["config_hash"] == config_hash(config)
-        fingerprint = data_fingerprint(result.summary["counts"], result.tables["event_level"])
+        fingerprint = data_fingerprint(result.summary["counts"], result.event_level())
         assert row["data_fingerprint"] == fingerprint
         assert row["test_auc"] == result.metrics["test_auc"]
         assert row["val_auc"] == result.metrics["val_auc"]
@@ -184,7 +190,7 @@ def test_duckdb_default_gets_tables_and_runs(two_runs, tmp_path):
     with duckdb.connect(str(files["database"]), read_only=True) as connection:
         n = connection.execute("SELECT count(*) FROM event_attribution_no_funnel").fetchone()[0]
         runs = connection.execute("SELECT mode, test_auc, tables FROM runs").fetchall()
-    assert n == len(result.tables["event_level"])
+    assert n == len(result.event_level())
     assert len(runs) == 2 and runs[0][0] == "no_funnel"
     assert runs[0][1] == result.metrics["test_auc"]
     assert runs[0][2].split(",")[0] == "event_attribution_no_funnel"

@@ -11,20 +11,30 @@ ranks move, and a verdict in one sentence.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from eventlift.config import Config
+from eventlift.data.sessions import SessionData
 from eventlift.exceptions import ConfigError
 from eventlift.sinks.atomic import write_csv, write_json
 
 if TYPE_CHECKING:
     from eventlift.pipeline import RunResult
 
-__all__ = ["COMPARISON_FILE", "ModeComparison", "compare_modes", "write_comparison"]
+__all__ = [
+    "COMPARISON_FILE",
+    "ModeComparison",
+    "compare_modes",
+    "funnel_events",
+    "funnel_shares",
+    "write_comparison",
+]
 
 COMPARISON_FILE = "comparison.json"
 
@@ -71,8 +81,9 @@ def compare_modes(results: dict[str, RunResult], config: Config) -> ModeComparis
             "`--mode both` or set [output] modes = ['no_funnel', 'with_funnel']."
         )
     clean, leaky = results["no_funnel"], results["with_funnel"]
-    funnel = _funnel_events(leaky, config)
-    share, share_converted = _funnel_share(leaky, funnel)
+    funnel = funnel_events(leaky.sessions.events, config)
+    shares = leaky.summary["attribution"]
+    share, share_converted = shares["funnel_share"], shares["funnel_share_converted"]
     ranks = _ranks(clean.tables["event_type"], leaky.tables["event_type"], funnel)
     followed = ranks.dropna(subset=["lift_no_funnel", "lift_with_funnel"])
     correlation = (
@@ -116,29 +127,29 @@ def write_comparison(comparison: ModeComparison, out_dir: str | Path) -> dict[st
     }
 
 
-def _funnel_events(result: RunResult, config: Config) -> list[str]:
-    """Event types of the run that the config calls funnel events (by name or category)."""
-    events = result.sessions.events
+def funnel_events(events: pd.DataFrame, config: Config) -> list[str]:
+    """Event types among ``events`` (a run's session events) that the config calls funnel events
+    (by name or category)."""
     funnel = events["event_category"].isin(config.sessions.funnel_categories) | events[
         "event_name"
     ].isin(config.sessions.funnel_events)
-    return sorted(events.loc[funnel, "event"].astype(str).unique().tolist())
+    return sorted(str(event) for event in events.loc[funnel, "event"].dropna().unique())
 
 
-def _funnel_share(result: RunResult, funnel: list[str]) -> tuple[float, float]:
-    """Share of the normalised attribution held by funnel events: in all the tables' sessions,
-    and in the converted ones (where the funnel steps sit, and what a verdict is read for)."""
-    events = result.tables["event_level"]
-    split = result.summary.get("attribution", {}).get("split", "test")
-    if split != "all":
-        events = events[events["split"] == split]
+def funnel_shares(event_level: pd.DataFrame, data: SessionData, config: Config) -> dict[str, float]:
+    """Share of the normalised attribution held by funnel events in ``event_level`` (the
+    attributed sessions): in all of them, and in the converted ones (where the funnel steps sit,
+    and what a verdict is read for). Recorded in every run summary under ``attribution``."""
+    taken_by_funnel = event_level["event"].isin(funnel_events(data.events, config)).to_numpy()
+    attribution = event_level["attribution"].to_numpy()
+    converted = event_level["converted"].to_numpy(dtype=bool)
 
-    def share(chosen: pd.DataFrame) -> float:
-        total = float(chosen["attribution"].sum())
-        taken = float(chosen.loc[chosen["event"].isin(funnel), "attribution"].sum())
-        return taken / total if total > 0 else float("nan")
+    def share(chosen: np.ndarray) -> float:
+        total = float(attribution[chosen].sum())
+        return float(attribution[chosen & taken_by_funnel].sum()) / total if total > 0 else math.nan
 
-    return share(events), share(events[events["converted"].astype(bool)])
+    everywhere = np.ones(len(event_level), dtype=bool)
+    return {"funnel_share": share(everywhere), "funnel_share_converted": share(converted)}
 
 
 def _ranks(clean: pd.DataFrame, leaky: pd.DataFrame, funnel: list[str]) -> pd.DataFrame:

@@ -107,7 +107,11 @@ class TrainConfig:
 
     seed: int = 42
     epochs: int = 20
-    patience: int = 3
+    patience: int = 3  # validation checks without improvement before training stops
+    # on large data, also check validation AUC every this many training sessions within an epoch
+    # (0: only at the end of each epoch), so early stopping does not wait for a whole epoch
+    validate_every: int = 100_000
+    validation_sessions: int = 50_000  # validation sessions scored per check (0: all)
     batch_size: int = 256
     learning_rate: float = 2e-3
     weight_decay: float = 0.01
@@ -243,6 +247,12 @@ class Config:
                 "[attribution] stability_seeds must be 0 (off) or at least 2 (the run's seed and "
                 f"the next ones), got {self.attribution.stability_seeds}."
             )
+        for key, value in (
+            ("[train] validate_every", self.train.validate_every),
+            ("[train] validation_sessions", self.train.validation_sessions),
+        ):
+            if value < 0:
+                raise ConfigError(f"{key} must be 0 (off) or positive, got {value}.")
         if self.input.max_sessions is not None and self.input.max_sessions <= 0:
             raise ConfigError(
                 f"[input] max_sessions must be positive (or left out for all sessions), got "

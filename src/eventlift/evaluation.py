@@ -131,7 +131,7 @@ def _method_record(
         get_attributor(name, model), encoded, rows, batch_size=settings.batch_size
     )
     seconds = time.perf_counter() - started
-    frame = event_level_frame(data, split, scores)
+    frame = event_level_frame(data, split, scores, np.sort(rows))
     frame = frame[frame["session_id"].isin(ids)]
     tables = attribution_tables(
         frame,

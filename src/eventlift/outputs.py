@@ -12,7 +12,9 @@ Layout under ``[output] dir``::
     plots/attention_attribution_analysis_<mode>.png
     eventlift.duckdb                                          the same tables
 
-Every file is written under a temporary name and moved into place when complete.
+Every file is written under a temporary name and moved into place when complete. The event-level
+table is streamed to its files in chunks of sessions (:mod:`eventlift.sinks.event_level`) and
+loaded into the database from its Parquet file, so it is never held whole in memory.
 """
 
 from __future__ import annotations
@@ -22,11 +24,14 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
+
 from eventlift.config import Config
 from eventlift.model.checkpoint import save_checkpoint
 from eventlift.model.trainer import TrainResult
 from eventlift.report.plots import plot_attribution_panels
-from eventlift.sinks.atomic import write_csv, write_json, write_parquet
+from eventlift.sinks.atomic import write_csv, write_json
+from eventlift.sinks.event_level import write_event_level
 from eventlift.sinks.runs import run_record
 from eventlift.sinks.sql import duckdb_file
 from eventlift.sinks.warehouse import write_result_tables
@@ -87,22 +92,29 @@ def write_outputs(result: RunResult, config: Config) -> dict[str, Path]:
         },
     )
     files.update(model_weights=weights, model_config=meta)
+    stem, event_table = TABLE_FILES["event_level"]
+    files["event_level"] = root / "outputs" / f"{stem}_{mode}.csv"
+    files["event_level_parquet"] = root / "outputs" / f"{stem}_{mode}.parquet"
+    write_event_level(
+        result.event_level_chunks(), files["event_level"], files["event_level_parquet"]
+    )
     written = {key: names for key, names in TABLE_FILES.items() if key in result.tables}
     for key, (stem, _) in written.items():
         files[key] = write_csv(result.tables[key], root / "outputs" / f"{stem}_{mode}.csv")
-    files["event_level_parquet"] = write_parquet(
-        result.tables["event_level"], root / "outputs" / f"gradient_attribution_{mode}.parquet"
-    )
     if config.output.write_plots:
         files["plot"] = plot_attribution_panels(
             result.tables, root / "plots" / f"attention_attribution_analysis_{mode}.png", mode=mode
         )
     database = database_path(config)
     if database is not None:
+        tables: dict[str, pd.DataFrame | Path] = {
+            f"{event_table}_{mode}": files["event_level_parquet"],  # loaded from the file
+            **{f"{table}_{mode}": result.tables[key] for key, (_, table) in written.items()},
+        }
         written_to = write_result_tables(
             str(database),
-            {f"{table}_{mode}": result.tables[key] for key, (_, table) in written.items()},
-            run_record(result.summary, config, result.tables.get("event_level")),
+            tables,
+            run_record(result.summary, config, result.sessions.events),
             schema=config.output.schema or None,
             runs_table=config.output.runs_table,
         )

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -27,13 +28,21 @@ from eventlift.attribution import (
     event_level_frame,
     get_attributor,
 )
-from eventlift.comparison import COMPARISON_FILE, ModeComparison, compare_modes, write_comparison
+from eventlift.comparison import (
+    COMPARISON_FILE,
+    ModeComparison,
+    compare_modes,
+    funnel_events,
+    funnel_shares,
+    write_comparison,
+)
 from eventlift.config import MODES, Config, load_config
+from eventlift.data.categorical import compact_events
 from eventlift.data.encode import EncodedSessions, build_vocabularies, encode_sessions
 from eventlift.data.readers import read_events, read_stores
 from eventlift.data.sample import sample_sessions
 from eventlift.data.schema import SPLITS
-from eventlift.data.sessions import SessionData, build_sessions
+from eventlift.data.sessions import TEXT_COLUMNS, SessionData, build_sessions
 from eventlift.data.split import assign_splits
 from eventlift.exceptions import ConfigError
 from eventlift.model.batching import select_device
@@ -58,12 +67,17 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
+EVENT_LEVEL_CHUNK_SESSIONS = 50_000  # sessions per chunk of the event-level table
+
+
 @dataclass
 class RunResult:
     """Everything one mode of a run produced.
 
-    ``tables`` holds ``event_level`` (one row per attributed event) and the roll-ups
-    ``event_type``, ``position``, ``store``, ``event_position``, ``event_position_matrix``.
+    ``tables`` holds the roll-ups ``event_type``, ``position``, ``store``, ``event_position``,
+    ``event_position_matrix`` and the trust tables. The event-level table (one row per event) is
+    not held: :meth:`event_level` lays it out from the run's arrays on demand, for one split or
+    all sessions, and :meth:`event_level_chunks` in chunks, which is how it is written.
     """
 
     mode: str
@@ -76,7 +90,29 @@ class RunResult:
     sessions: SessionData
     session_table: pd.DataFrame  # one row per session with its label and split
     encoded: EncodedSessions
+    attribution: AttributionResult  # the per-event scores of every session
     files: dict[str, Path] = field(default_factory=dict)
+
+    def event_level(self, split: str | None = None) -> pd.DataFrame:
+        """The event-level table (DESIGN §8) of one split, or of every session when ``split`` is
+        None or ``"all"``; text columns are categoricals."""
+        sessions = None
+        if split not in (None, "all"):
+            sessions = np.flatnonzero(self.session_table["split"].to_numpy() == split)
+        return event_level_frame(
+            self.sessions, self.session_table["split"], self.attribution, sessions
+        )
+
+    def event_level_chunks(
+        self, chunk_sessions: int = EVENT_LEVEL_CHUNK_SESSIONS
+    ) -> Iterator[pd.DataFrame]:
+        """The event-level table of every session, ``chunk_sessions`` sessions at a time."""
+        n_sessions = len(self.session_table)
+        for start in range(0, n_sessions, chunk_sessions):
+            rows = np.arange(start, min(start + chunk_sessions, n_sessions))
+            yield event_level_frame(
+                self.sessions, self.session_table["split"], self.attribution, rows
+            )
 
 
 class StageTimer:
@@ -153,11 +189,7 @@ def _find_leaks(data: SessionData, sessions: pd.DataFrame, config: Config) -> li
     """Single-event leakage probe on the training split (DESIGN §7)."""
     train_sessions = sessions[sessions["split"] == "train"]
     events = data.events[data.events["session_id"].isin(train_sessions["session_id"])]
-    funnel = events["event_category"].isin(config.sessions.funnel_categories) | events[
-        "event_name"
-    ].isin(config.sessions.funnel_events)
-    configured = set(events.loc[funnel, "event"])
-    return summary_records(detect_leaks(events, train_sessions), configured)
+    return summary_records(detect_leaks(events, train_sessions), set(funnel_events(events, config)))
 
 
 def _trust_checks(
@@ -224,7 +256,7 @@ def run(
         raise ConfigError(f"unknown mode {mode!r}; allowed: {', '.join(MODES)}.")
     timer = StageTimer()
     with timer.stage("read"):
-        frame = read_events(events, config)
+        frame = compact_events(read_events(events, config), TEXT_COLUMNS)
         stores = read_stores(config.input.stores) if config.input.stores else None
     result = run_prepared(
         frame, config, mode, stores=stores, timer=timer, write=write, progress=progress
@@ -249,7 +281,7 @@ def compare(
     config = resolve_config(config)
     if method:
         config = config.replace(attribution={"method": method})
-    frame = read_events(events, config)
+    frame = compact_events(read_events(events, config), TEXT_COLUMNS)  # held while both modes run
     stores = read_stores(config.input.stores) if config.input.stores else None
     results, comparison = run_modes(frame, config, list(MODES), stores=stores, progress=progress)
     assert comparison is not None  # both modes ran
@@ -338,11 +370,11 @@ def run_prepared(
             device=device,
             progress=progress,
         )
-        event_level = event_level_frame(data, split, scores)
     with timer.stage("tables"):
-        chosen = event_level
+        chosen_sessions = None
         if config.attribution.split != "all":
-            chosen = event_level[event_level["split"] == config.attribution.split]
+            chosen_sessions = np.flatnonzero(split.to_numpy() == config.attribution.split)
+        chosen = event_level_frame(data, split, scores, chosen_sessions)
         tables = attribution_tables(
             chosen,
             position_buckets=config.attribution.position_buckets,
@@ -351,7 +383,8 @@ def run_prepared(
             seed=config.train.seed,
             stores=stores,
         )
-        tables = {"event_level": event_level, **tables}
+        funnel_share = funnel_shares(chosen, data, config)
+        del chosen
     with timer.stage("trust"):
         trust = _trust_checks(model, encoded, data, labelled, scores, tables, config)
         tables.update(trust.pop("tables"))
@@ -372,9 +405,11 @@ def run_prepared(
         sessions=data,
         session_table=labelled,
         encoded=encoded,
+        attribution=scores,
     )
     result.summary = build_summary(result, config, training, timer.seconds)
     result.summary.update(trust)
+    result.summary["attribution"].update(funnel_share)
     if write:
         with timer.stage("write"):
             result.files = write_outputs(result, config)

@@ -62,9 +62,7 @@ def seed_lifts(
         device=device,
         progress=progress,
     )
-    frame = event_level_frame(data, split, scores)
-    if settings.split != "all":
-        frame = frame[frame["split"] == settings.split]
+    frame = event_level_frame(data, split, scores, rows)
     table = attribution_tables(
         frame,
         position_buckets=settings.position_buckets,

@@ -13,7 +13,7 @@ import torch
 
 from eventlift.attribution.base import Attributor
 from eventlift.data.encode import EncodedSessions
-from eventlift.data.schema import EVENT_LEVEL_COLUMNS, SESSION_LENGTH
+from eventlift.data.schema import EVENT_LEVEL_COLUMNS, SESSION_LENGTH, SPLITS
 from eventlift.data.sessions import SessionData
 from eventlift.model.batching import iterate_batches, make_batch
 from eventlift.progress import NO_PROGRESS, Progress
@@ -91,21 +91,37 @@ def attribute_sessions(
 
 
 def event_level_frame(
-    data: SessionData, split: pd.Series, attribution: AttributionResult
+    data: SessionData,
+    split: pd.Series,
+    attribution: AttributionResult,
+    sessions: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """One row per event with its scores, the session's label, prediction and split (DESIGN §8)."""
-    events, sessions = data.events, data.sessions
-    lengths = sessions["n_events"].to_numpy()
-    row = np.repeat(np.arange(len(sessions)), lengths)  # session index of each event
-    col = events["position"].to_numpy() - 1
+    """One row per event with its scores, the session's label, prediction and split (DESIGN §8).
+
+    ``sessions`` (increasing row indices into ``data.sessions``) restricts the frame to those
+    sessions, so a split or a chunk is laid out without building every event's row. Text columns
+    stay categorical, as in ``data.events``.
+    """
+    lengths = data.sessions["n_events"].to_numpy()
+    offsets = np.concatenate([[0], np.cumsum(lengths)])  # (S + 1,) first event row per session
+    if sessions is None:
+        sessions = np.arange(len(lengths))
+    sessions = np.asarray(sessions, dtype=np.int64)
+    counts = lengths[sessions]
+    row = np.repeat(sessions, counts)  # session row of each chosen event
+    rank = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    event_rows = offsets[row] + rank  # (E',) rows of data.events
+    col = rank  # 0-based position within the session
+    events = data.events.iloc[event_rows]
     probability = 1.0 / (1.0 + np.exp(-attribution.logits.astype(np.float64)))
     frame = events[["session_id", "position", "event", "event_category", "store_id"]].copy()
     frame["store_name"] = events["store_name"]
     frame["timestamp"] = events["timestamp"]
     frame["attribution_raw"] = attribution.raw[row, col].astype(np.float64)
     frame["attribution"] = attribution.normalised[row, col].astype(np.float64)
-    frame["converted"] = sessions["converted"].to_numpy()[row]
+    frame["converted"] = data.sessions["converted"].to_numpy()[row]
     frame["predicted_probability"] = probability[row]
-    frame["split"] = split.to_numpy()[row]
+    split_codes = pd.Categorical(split.to_numpy(), categories=list(SPLITS)).codes  # (S,)
+    frame["split"] = pd.Categorical.from_codes(split_codes[row], categories=list(SPLITS))
     frame[SESSION_LENGTH] = lengths[row]
-    return frame[[*EVENT_LEVEL_COLUMNS, SESSION_LENGTH]]
+    return frame[[*EVENT_LEVEL_COLUMNS, SESSION_LENGTH]].reset_index(drop=True)

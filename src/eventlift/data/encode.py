@@ -1,8 +1,10 @@
 """Labelled sessions to padded integer matrices, the model's input.
 
-Sequences are kept as compact ``int32`` matrices (sessions × ``max_len``), not Python objects;
-batches slice them and trim to the longest session in the batch. Positions are implicit (column
-index + 1); the time gap since the previous event is bucketed on a log2 scale.
+Sequences are kept as compact integer matrices (sessions × ``max_len``), not Python objects, each
+in the smallest integer type its vocabulary fits (``int8`` for the gap buckets and a few dozen
+event types): a million sessions of 50 events take about 300 MB. Batches slice them, trim to the
+longest session in the batch and widen to ``int64`` on the way to the model. Positions are
+implicit (column index + 1); the time gap since the previous event is bucketed on a log2 scale.
 """
 
 from __future__ import annotations
@@ -16,7 +18,14 @@ from eventlift.data.schema import SPLITS
 from eventlift.data.sessions import SessionData
 from eventlift.data.vocab import Vocabulary
 
-__all__ = ["FEATURES", "EncodedSessions", "build_vocabularies", "encode_sessions", "gap_bucket"]
+__all__ = [
+    "FEATURES",
+    "EncodedSessions",
+    "build_vocabularies",
+    "encode_sessions",
+    "gap_bucket",
+    "id_dtype",
+]
 
 # Categorical inputs of every event, each with its own vocabulary (except the gap buckets).
 FEATURES = ("event", "category", "store", "gap")
@@ -27,7 +36,7 @@ _VOCAB_COLUMNS = {"event": "event", "category": "event_category", "store": "stor
 class EncodedSessions:
     """Model-ready sessions: (N, max_len) id matrices, right-padded, and per-session arrays."""
 
-    inputs: dict[str, np.ndarray]  # feature -> (N, max_len) int32
+    inputs: dict[str, np.ndarray]  # feature -> (N, max_len) int8/int16/int32 ids
     lengths: np.ndarray  # (N,) int64, number of real events
     labels: np.ndarray  # (N,) float32, 1.0 when the session converts
     split: np.ndarray  # (N,) int8 index into SPLITS
@@ -78,10 +87,11 @@ def encode_sessions(
     col = events["position"].to_numpy() - 1
     inputs = {}
     for name, column in _VOCAB_COLUMNS.items():
-        inputs[name] = _scatter(vocabularies[name].encode(events[column]), row, col, n, max_len)
+        ids = vocabularies[name].encode(events[column])
+        inputs[name] = _scatter(ids, row, col, n, max_len, id_dtype(len(vocabularies[name])))
     first = events["position"].to_numpy() == 1
     gaps = np.where(first, 0, gap_bucket(events["gap_seconds"].to_numpy(), gap_buckets))
-    inputs["gap"] = _scatter(gaps, row, col, n, max_len)
+    inputs["gap"] = _scatter(gaps, row, col, n, max_len, id_dtype(gap_buckets))
     split_codes = pd.Categorical(split.to_numpy(), categories=list(SPLITS)).codes
     return EncodedSessions(
         inputs=inputs,
@@ -93,7 +103,17 @@ def encode_sessions(
     )
 
 
-def _scatter(values: np.ndarray, row: np.ndarray, col: np.ndarray, n: int, width: int):
-    matrix = np.zeros((n, width), dtype=np.int32)  # (N, max_len)
+def id_dtype(n_ids: int) -> np.dtype:
+    """The smallest signed integer type that holds ids ``0 .. n_ids - 1``."""
+    for dtype in (np.int8, np.int16, np.int32):
+        if n_ids - 1 <= np.iinfo(dtype).max:
+            return np.dtype(dtype)
+    return np.dtype(np.int64)
+
+
+def _scatter(
+    values: np.ndarray, row: np.ndarray, col: np.ndarray, n: int, width: int, dtype: np.dtype
+) -> np.ndarray:
+    matrix = np.zeros((n, width), dtype=dtype)  # (N, max_len)
     matrix[row, col] = values
     return matrix

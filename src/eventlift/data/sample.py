@@ -47,10 +47,10 @@ def sample_sessions(
     if max_units <= 0:
         raise ConfigError(f"[input] max_sessions must be positive, got {max_units}.")
     keys = events[key]
-    units = pd.Series(keys.dropna().astype("string").unique())
+    units = pd.Series(keys.dropna().unique()).astype("string")  # distinct first: cheap on codes
     if len(units) <= max_units:
         return events, 0
     score = hash_unit_interval(SALT + units, seed)  # (U,)
     chosen = units.iloc[np.argsort(score, kind="stable")[:max_units]]
-    keep = keys.astype("string").isin(chosen).fillna(False) | keys.isna()
-    return events[keep.to_numpy(dtype=bool)], len(units) - max_units
+    keep = keys.isin(chosen).to_numpy(dtype=bool) | keys.isna().to_numpy()
+    return events[keep], len(units) - max_units

@@ -21,11 +21,15 @@ import numpy as np
 import pandas as pd
 
 from eventlift.config import ColumnsConfig, SessionsConfig
+from eventlift.data.categorical import as_categorical, category_mask, compact_events
 from eventlift.exceptions import EmptyInputError, LabelError
 
 __all__ = ["SessionData", "build_sessions", "conversion_mask", "event_tokens"]
 
 SESSION_COLUMNS = ("session_id", "user_id", "converted", "n_events", "start_time")
+TEXT_COLUMNS = (
+    "session_id", "user_id", "event", "event_category", "event_detail", "store_id", "store_name",
+)  # fmt: skip
 EVENT_COLUMNS = (
     "session_id",
     "position",
@@ -55,20 +59,37 @@ class SessionData:
 
 
 def event_tokens(events: pd.DataFrame, use_event_detail: bool) -> pd.Series:
-    """The model's token per event: the name, or ``"name - detail"`` when details are enabled."""
-    names = events["event"].astype("string")
+    """The model's token per event: the name, or ``"name - detail"`` when details are enabled.
+
+    Returns a categorical; the ``"name - detail"`` text is built once per distinct pair.
+    """
+    names = as_categorical(events["event"])
     if not use_event_detail:
         return names
-    detail = events["event_detail"].astype("string")
-    return names.where(detail.isna(), names + " - " + detail)
+    detail = as_categorical(events["event_detail"])
+    n_details = len(detail.cat.categories) + 1
+    pair = names.cat.codes.to_numpy(np.int64) * n_details + detail.cat.codes.to_numpy(np.int64) + 1
+    codes, pairs = pd.factorize(pair)  # (E,) and (P,) distinct (name, detail) pairs
+    name_codes = np.where(pairs >= 0, pairs // n_details, -1)  # a null name gives a null token
+    detail_codes = np.where(pairs >= 0, pairs % n_details - 1, -1)
+    name_text = pd.Series(names.cat.categories, dtype="string").reindex(name_codes)
+    detail_text = pd.Series(detail.cat.categories, dtype="string").reindex(detail_codes)
+    name_text, detail_text = name_text.reset_index(drop=True), detail_text.reset_index(drop=True)
+    tokens = name_text.where(detail_text.isna(), name_text + " - " + detail_text)
+    per_pair = tokens.astype("category")
+    return pd.Series(
+        pd.Categorical.from_codes(
+            per_pair.cat.codes.to_numpy()[codes], categories=per_pair.cat.categories
+        ),
+        index=events.index,
+    )
 
 
 def conversion_mask(events: pd.DataFrame, config: SessionsConfig) -> np.ndarray:
     """True for conversion events: named in ``conversion_events``, else of category conversion."""
     if config.conversion_events:
         return events["event"].isin(config.conversion_events).to_numpy(dtype=bool)
-    category = events["event_category"].astype("string").str.lower()
-    return (category == "conversion").fillna(False).to_numpy(dtype=bool)
+    return category_mask(events["event_category"], lambda text: text.str.lower() == "conversion")
 
 
 def build_sessions(
@@ -81,9 +102,13 @@ def build_sessions(
 ) -> SessionData:
     """Apply DESIGN §3 steps 1-5 to a canonical event frame.
 
+    Text columns are worked on as categoricals (see :mod:`eventlift.data.categorical`), and the
+    returned events keep them so: a few bytes per event whatever the length of the ids.
+
     Parameters
     ----------
-    events : canonical event frame (see :mod:`eventlift.data.schema`).
+    events : canonical event frame (see :mod:`eventlift.data.schema`), text columns as strings or
+        categoricals.
     config, columns : the ``[sessions]`` and ``[columns]`` sections.
     mode : ``"no_funnel"`` removes funnel events, ``"with_funnel"`` keeps them.
     source : how error messages name the input.
@@ -99,12 +124,12 @@ def build_sessions(
     counts: dict = {"rows_read": len(events), "dropped_rows": {}, "dropped_sessions": {}}
     if events.empty:
         raise EmptyInputError(f"{source}: the input holds no events.")
-    _check_conversions(events, config, columns, source)
+    frame = compact_events(events, TEXT_COLUMNS)
+    _check_conversions(frame, config, columns, source)
 
     derive = not columns.session_id or config.derive_sessions
     key = "user_id" if not columns.session_id else "session_id"
-    frame = events.copy()
-    frame["event_name"] = frame["event"].astype("string")
+    frame["event_name"] = frame["event"]
     frame["event"] = event_tokens(frame, config.use_event_detail)
     frame = _drop(frame, frame["event"].isna(), "null_event_name", counts)
     frame = _drop(frame, frame[key].isna(), "null_session_key", counts)
@@ -115,21 +140,19 @@ def build_sessions(
     frame = frame.sort_values([key, "timestamp", "row_number"], kind="stable", ignore_index=True)
     if derive:
         frame["session_id"] = _derive_session_ids(frame, key, config.inactivity_gap_minutes)
-    same_session = _same_as_previous(frame["session_id"])
-    counts["timestamp_ties"] = int(
-        (same_session & (frame["timestamp"].diff() == pd.Timedelta(0))).sum()
-    )
+    session = _session_codes(frame)
+    same_session = _same_as_previous(session)
+    ties = np.diff(frame["timestamp"].to_numpy(), prepend=frame["timestamp"].iloc[:1].to_numpy())
+    counts["timestamp_ties"] = int((same_session & (ties == np.timedelta64(0))).sum())
 
     frame = _label(frame, config, counts)
     if mode == "no_funnel":
         funnel = frame["event_category"].isin(config.funnel_categories) | frame["event_name"].isin(
             config.funnel_events
         )
-        before = frame["session_id"].nunique()
+        before = _n_sessions(frame)
         frame = _drop(frame, funnel.to_numpy(dtype=bool), "funnel_events", counts)
-        counts["dropped_sessions"]["emptied_by_funnel_exclusion"] = (
-            before - frame["session_id"].nunique()
-        )
+        counts["dropped_sessions"]["emptied_by_funnel_exclusion"] = before - _n_sessions(frame)
     if frame.empty:
         raise EmptyInputError(
             f"{source}: no events are left after labelling and exclusion "
@@ -143,8 +166,8 @@ def build_sessions(
 def _check_conversions(
     events: pd.DataFrame, config: SessionsConfig, columns: ColumnsConfig, source: str
 ) -> None:
-    names = events["event"].astype("string")
-    frequent = ", ".join(repr(n) for n in names.value_counts().index[:8])
+    names = events["event"]
+    frequent = ", ".join(repr(str(n)) for n in names.value_counts().index[:8])
     if config.conversion_events:
         present = set(names.dropna().unique())
         missing = [name for name in config.conversion_events if name not in present]
@@ -168,53 +191,81 @@ def _drop(frame: pd.DataFrame, mask, reason: str, counts: dict) -> pd.DataFrame:
     return frame.loc[~mask].reset_index(drop=True) if mask.any() else frame
 
 
-def _same_as_previous(values: pd.Series) -> pd.Series:
-    same = values.eq(values.shift())
-    return same.fillna(False).astype(bool)
+def _session_codes(frame: pd.DataFrame) -> np.ndarray:
+    """Each event's session as an integer code (events of one session are contiguous)."""
+    return frame["session_id"].cat.codes.to_numpy()
 
 
-def _derive_session_ids(frame: pd.DataFrame, key: str, gap_minutes: float) -> pd.Series:
-    """Split each key's time-ordered events wherever the gap exceeds the inactivity limit."""
-    same_key = _same_as_previous(frame[key])
+def _n_sessions(frame: pd.DataFrame) -> int:
+    return int(pd.unique(_session_codes(frame)).size)
+
+
+def _same_as_previous(codes: np.ndarray) -> np.ndarray:
+    """True where a row has the same (non-null) code as the row before it."""
+    same = np.zeros(len(codes), dtype=bool)
+    same[1:] = codes[1:] == codes[:-1]
+    return same
+
+
+def _derive_session_ids(frame: pd.DataFrame, key: str, gap_minutes: float) -> pd.Categorical:
+    """Split each key's time-ordered events wherever the gap exceeds the inactivity limit.
+
+    Session ids are ``"<key>#<n>"`` (n counts from 1 within the key); the text is built once per
+    session, and the events hold a code into it.
+    """
+    key_codes = frame[key].cat.codes.to_numpy()
     gap = frame["timestamp"].diff() > pd.Timedelta(minutes=gap_minutes)
-    starts = ~same_key | gap.to_numpy(dtype=bool)
-    index_in_key = pd.Series(starts.astype(np.int64)).groupby(frame[key].to_numpy()).cumsum()
-    return frame[key].astype("string") + "#" + index_in_key.astype("string")
+    starts = ~_same_as_previous(key_codes) | gap.to_numpy(dtype=bool)
+    session = np.cumsum(starts) - 1  # (E,) session number in frame order
+    index_in_key = pd.Series(starts.astype(np.int64)).groupby(key_codes).cumsum().to_numpy()
+    first = np.flatnonzero(starts)
+    key_text = pd.Series(frame[key].cat.categories, dtype="string").iloc[key_codes[first]]
+    ids = key_text.reset_index(drop=True) + "#" + pd.Series(index_in_key[first]).astype("string")
+    return pd.Categorical.from_codes(session, categories=pd.Index(ids.astype(str)))
 
 
 def _label(frame: pd.DataFrame, config: SessionsConfig, counts: dict) -> pd.DataFrame:
     """Mark converted sessions and cut each one just before its first conversion."""
     is_conversion = pd.Series(conversion_mask(frame, config), index=frame.index)
-    by_session = is_conversion.groupby(frame["session_id"], sort=False)
+    by_session = is_conversion.groupby(_session_codes(frame), sort=False)
     frame["converted"] = by_session.transform("any").astype(bool)
     at_or_after = (by_session.cumsum() > 0).to_numpy(dtype=bool)
     starts_with = by_session.transform("first").to_numpy(dtype=bool)
     counts["dropped_sessions"]["starts_with_conversion"] = int(
-        frame.loc[starts_with, "session_id"].nunique()
+        pd.unique(_session_codes(frame)[starts_with]).size
     )
     frame = _drop(frame, starts_with, "session_starts_with_conversion", counts)
     return _drop(frame, at_or_after[~starts_with], "at_or_after_conversion", counts)
 
 
 def _truncate(frame: pd.DataFrame, config: SessionsConfig, counts: dict) -> pd.DataFrame:
-    order = frame.groupby("session_id", sort=False).cumcount()
-    length = frame.groupby("session_id", sort=False)["event"].transform("size")
+    grouped = pd.Series(_session_codes(frame)).groupby(_session_codes(frame), sort=False)
+    order = grouped.cumcount().to_numpy()
+    length = grouped.transform("size").to_numpy()
     cut = order >= config.max_len if config.truncate == "head" else order < length - config.max_len
-    counts["truncated_sessions"] = int(frame.loc[cut, "session_id"].nunique())
-    return _drop(frame, cut.to_numpy(dtype=bool), "truncated", counts)
+    counts["truncated_sessions"] = int(pd.unique(_session_codes(frame)[cut]).size)
+    return _drop(frame, cut, "truncated", counts)
 
 
 def _finish(frame: pd.DataFrame, counts: dict, source: str) -> SessionData:
-    grouped = frame.groupby("session_id", sort=False)
-    frame["position"] = grouped.cumcount().astype(np.int64) + 1
+    frame["session_id"] = frame["session_id"].cat.remove_unused_categories()
+    session = _session_codes(frame)  # now 0..S-1 in order of appearance
+    starts = np.flatnonzero(~_same_as_previous(session))  # (S,) first row of each session
+    n_events = np.diff(np.append(starts, len(frame)))
+    frame["position"] = (np.arange(len(frame)) - np.repeat(starts, n_events) + 1).astype(np.int32)
     gaps = frame["timestamp"].diff().dt.total_seconds()
+    # the first known user of each session (a session's first rows may lack one)
+    users = frame["user_id"].groupby(session, sort=False, observed=True).first()
     frame["gap_seconds"] = gaps.where(frame["position"] > 1, 0.0).clip(lower=0.0)
-    sessions = grouped.agg(
-        user_id=("user_id", "first"),
-        converted=("converted", "first"),
-        n_events=("event", "size"),
-        start_time=("timestamp", "first"),
-    ).reset_index()
+    sessions = pd.DataFrame(
+        {
+            "session_id": pd.array(frame["session_id"].cat.categories, dtype="string"),
+            "user_id": users.astype("string").to_numpy(),
+            "converted": frame["converted"].to_numpy()[starts],
+            "n_events": n_events.astype(np.int64),
+            "start_time": frame["timestamp"].to_numpy()[starts],
+        }
+    )
     n_converted = int(sessions["converted"].sum())
     if n_converted == len(sessions):
         raise LabelError(

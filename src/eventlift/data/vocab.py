@@ -32,8 +32,11 @@ class Vocabulary:
     @classmethod
     def build(cls, values: pd.Series, min_count: int = 1) -> Vocabulary:
         """Values seen at least ``min_count`` times, most frequent first (ties by name)."""
-        counts = values.dropna().astype("string").value_counts()
-        counts = counts[counts >= min_count]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            counts = values.value_counts()  # per category, unseen ones with 0
+        else:
+            counts = values.dropna().astype("string").value_counts()
+        counts = counts[(counts >= min_count) & (counts > 0)]
         frame = pd.DataFrame({"token": counts.index.astype(str), "n": counts.to_numpy()})
         frame = frame.sort_values(["n", "token"], ascending=[False, True], kind="stable")
         return cls([PAD_TOKEN, UNKNOWN_TOKEN, *frame["token"].tolist()])
@@ -41,6 +44,11 @@ class Vocabulary:
     def encode(self, values: pd.Series) -> np.ndarray:
         """Ids of ``values``: unknown values become ``UNK_ID``; nulls become ``PAD_ID``, whose
         embedding is zero, so an event without a store adds no store vector."""
+        if isinstance(values.dtype, pd.CategoricalDtype):  # look up each distinct value once
+            per_category = self._index.get_indexer(values.cat.categories.astype(str))
+            per_category[per_category < 0] = UNK_ID
+            lookup = np.append(per_category, PAD_ID)  # code -1 (null) reads PAD_ID
+            return lookup[values.cat.codes.to_numpy()].astype(np.int64)
         strings = values.astype("string")
         ids = self._index.get_indexer(strings.fillna(PAD_TOKEN).astype(str))
         ids[ids < 0] = UNK_ID

@@ -28,13 +28,16 @@ def quote_identifier(name: str, key: str = "table name") -> str:
 
 def write_duckdb_tables(
     path: str | Path,
-    tables: dict[str, pd.DataFrame],
+    tables: dict[str, pd.DataFrame | Path],
     run_record: dict[str, Any] | None = None,
     *,
     schema: str | None = None,
     runs_table: str = "runs",
 ) -> Path:
     """Create or replace ``tables`` (name -> frame) in the DuckDB file at ``path``.
+
+    A table given as the path of a Parquet file is loaded by DuckDB straight from the file (how
+    the event-level table goes in without being held in memory).
 
     ``run_record`` (see :func:`eventlift.sinks.runs.run_record`), when given, is appended to
     ``runs_table`` in the same transaction; ``schema`` puts every table in that schema.
@@ -56,10 +59,13 @@ def write_duckdb_tables(
                 connection.execute(f"CREATE SCHEMA IF NOT EXISTS {prefix[:-1]}")
             for name, frame in tables.items():
                 table, staging = names[name]
-                connection.register("incoming_frame", frame)
+                if isinstance(frame, Path):
+                    connection.read_parquet(str(frame)).create_view("incoming_frame")
+                else:
+                    connection.register("incoming_frame", frame)
                 connection.execute(f"DROP TABLE IF EXISTS {staging}")
                 connection.execute(f"CREATE TABLE {staging} AS SELECT * FROM incoming_frame")
-                connection.unregister("incoming_frame")
+                connection.execute('DROP VIEW IF EXISTS "incoming_frame"')
                 connection.execute(f"DROP TABLE IF EXISTS {table}")
                 connection.execute(f"ALTER TABLE {staging} RENAME TO {quote_identifier(name)}")
             if run_record is not None:
@@ -77,7 +83,7 @@ def _append_run(
     schema: str,
     runs_table: str,
     record: dict[str, Any],
-    tables: dict[str, pd.DataFrame],
+    tables: dict[str, pd.DataFrame | Path],
 ) -> None:
     """Append ``record`` to the runs table (created when missing); values are bound parameters."""
     columns = ", ".join(

@@ -59,7 +59,8 @@ def run_record(
 ) -> dict[str, Any]:
     """The ``runs`` row of one mode's run, from its summary (``RunResult.summary``).
 
-    ``event_level`` (the run's event-level table) feeds the data fingerprint; without it the
+    ``event_level`` (the run's event-level table, or any frame with its events' ``session_id``
+    and ``timestamp``) feeds the data fingerprint; without it the
     fingerprint covers the summary's counts only. ``started_at`` is the summary's ``started_at``
     when present, else ``finished_at`` minus the summed stage timings.
     """
@@ -116,7 +117,7 @@ def data_fingerprint(counts: dict[str, Any], event_level: pd.DataFrame | None) -
         document.update(events=counts.get("events"), sessions=counts.get("sessions"))
     else:
         stamps = pd.to_datetime(event_level["timestamp"]) if len(event_level) else None
-        ids = event_level["session_id"].dropna().astype(str).unique().tolist()
+        ids = pd.Series(event_level["session_id"].dropna().unique()).astype(str).tolist()
         document.update(
             events=len(event_level),
             min_timestamp=None if stamps is None else str(stamps.min()),

@@ -26,6 +26,7 @@ by PostgreSQL (the second waits for the first's commit); elsewhere they are not 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -64,14 +65,15 @@ _KEY = "[output] database"
 
 def write_result_tables(
     target: str,
-    tables: dict[str, pd.DataFrame],
+    tables: dict[str, pd.DataFrame | Path],
     run_record: dict[str, Any] | None = None,
     *,
     schema: str | None = None,
     runs_table: str = "runs",
     chunk_rows: int = CHUNK_ROWS,
 ) -> str:
-    """Replace ``tables`` (name -> frame) at ``target`` and append ``run_record`` to the runs table.
+    """Replace ``tables`` (name -> frame, or the Path of a Parquet file, read in chunks) at
+    ``target`` and append ``run_record`` to the runs table.
 
     ``target`` is a DuckDB file path, ``duckdb:///path``, or any SQLAlchemy URL. Returns the
     DuckDB path, or the URL with its password masked. Raises ConfigError for names that are not
@@ -93,7 +95,7 @@ def write_result_tables(
 
 def write_warehouse_tables(
     url: str,
-    tables: dict[str, pd.DataFrame],
+    tables: dict[str, pd.DataFrame | Path],
     run_record: dict[str, Any] | None = None,
     *,
     schema: str | None = None,
@@ -107,7 +109,9 @@ def write_warehouse_tables(
 
     names = _checked_names(tables, schema, runs_table)
     tables = {
-        name: frame if all(isinstance(c, str) for c in frame.columns) else frame.rename(columns=str)
+        name: frame
+        if isinstance(frame, Path) or all(isinstance(c, str) for c in frame.columns)
+        else frame.rename(columns=str)
         for name, frame in tables.items()
     }
     shown = mask_url(url)
@@ -118,7 +122,9 @@ def write_warehouse_tables(
     )
     metadata = sa.MetaData()
     staged = {
-        name: result_table(name + STAGING_SUFFIX, frame, metadata, schema, dialect)
+        name: result_table(
+            name + STAGING_SUFFIX, _sample(frame, chunk_rows), metadata, schema, dialect
+        )
         for name, frame in zip(names, tables.values(), strict=True)
     }
     runs = runs_table_for(runs_table, metadata, schema)
@@ -221,7 +227,7 @@ def swap_statements(dialect: Any, name: str, schema: str | None, exists: bool = 
 
 
 def _checked_names(
-    tables: dict[str, pd.DataFrame], schema: str | None, runs_table: str
+    tables: dict[str, pd.DataFrame | Path], schema: str | None, runs_table: str
 ) -> list[str]:
     if schema is not None:
         check_identifier(schema, "[output] schema")
@@ -247,7 +253,7 @@ def _prepare(connection: sa.Connection, schema: str | None, runs: sa.Table) -> N
 def _stage(
     connection: sa.Connection,
     table: sa.Table,
-    frame: pd.DataFrame,
+    frame: pd.DataFrame | Path,
     chunk: int,
     copy: bool | None = None,
 ) -> None:
@@ -265,9 +271,26 @@ def _stage(
             connection.execute(table.insert(), [dict(zip(names, row, strict=True)) for row in rows])
 
 
-def _chunks(frame: pd.DataFrame, table: sa.Table, size: int) -> Iterator[list[tuple]]:
+def _chunks(frame: pd.DataFrame | Path, table: sa.Table, size: int) -> Iterator[list[tuple]]:
+    if isinstance(frame, Path):  # a Parquet file, read one batch at a time
+        import pyarrow.parquet as pq
+
+        for batch in pq.ParquetFile(frame).iter_batches(batch_size=max(size, 1)):
+            yield python_rows(batch.to_pandas(), table)
+        return
     for start in range(0, len(frame), max(size, 1)):
         yield python_rows(frame.iloc[start : start + size], table)
+
+
+def _sample(frame: pd.DataFrame | Path, size: int) -> pd.DataFrame:
+    """The frame, or the first batch of a Parquet file: what the column types are read from."""
+    if not isinstance(frame, Path):
+        return frame
+    import pyarrow.parquet as pq
+
+    source = pq.ParquetFile(frame)
+    batch = next(source.iter_batches(batch_size=max(size, 1)), None)
+    return (batch if batch is not None else source.schema_arrow.empty_table()).to_pandas()
 
 
 def _copy_rows(connection: sa.Connection, table: sa.Table, rows: list[tuple]) -> None:
