@@ -152,3 +152,12 @@ def test_python_compare_returns_both_results_and_the_verdict(tmp_path):
     assert set(results) == {"no_funnel", "with_funnel"}
     assert VERDICT.match(comparison.verdict), comparison.verdict
     assert json.loads((tmp_path / "comparison.json").read_text())["verdict"] == comparison.verdict
+    # the first mode's per-event arrays were released once written; its file holds the table
+    first, last = results["no_funnel"], results["with_funnel"]
+    assert first.encoded is None and first.attribution is None and first.sessions.events.empty
+    parquet = first.files["event_level_parquet"]
+    with pytest.raises(ConfigError, match=re.escape(str(parquet))):
+        first.event_level()
+    assert len(pd.read_parquet(parquet)) == first.summary["counts"]["events"]
+    assert len(last.event_level()) == last.summary["counts"]["events"]
+    assert comparison.funnel_events == last.summary["attribution"]["funnel_events"]

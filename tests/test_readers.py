@@ -506,3 +506,32 @@ def test_read_stores_with_repeated_ids(tmp_path):
 def test_read_stores_missing_file_names_the_stores_key(tmp_path):
     with pytest.raises(DataError, match=r"\[input\] stores"):
         read_stores(tmp_path / "nope.csv")
+
+
+@pytest.mark.parametrize("kind", ["frame", "arrow", "csv", "parquet", "jsonl"])
+def test_compact_reading_gives_the_same_values_as_categoricals(kind, tmp_path):
+    events = small_events().assign(
+        user=["u1", "u1", None], shop=[7.0, np.nan, 12.0], mixed=[3, 3, 4]
+    )
+    columns = {**MAPPED, "user_id": "user", "event_category": "mixed"}
+    source: object = events
+    if kind == "arrow":
+        source = pa.Table.from_pandas(events)
+    elif kind == "csv":
+        source = tmp_path / "events.csv"
+        events.to_csv(source, index=False)
+    elif kind == "parquet":
+        source = tmp_path / "events.parquet"
+        pq.write_table(pa.Table.from_pandas(events), source)  # text columns dictionary-encoded
+    elif kind == "jsonl":
+        source = tmp_path / "events.jsonl"
+        events.to_json(source, orient="records", lines=True)
+    plain = read_events(source, config(columns))
+    compact = read_events(source, config(columns), compact=True)
+    assert list(compact.columns) == list(plain.columns)
+    for role in ("session_id", "user_id", "event", "event_category", "store_id", "store_name"):
+        values = compact[role]
+        assert isinstance(values.dtype, pd.CategoricalDtype), role
+        assert list(values.cat.categories) == sorted(values.cat.categories), role
+        assert values.astype("string").tolist() == plain[role].tolist(), role
+    pd.testing.assert_series_equal(compact["timestamp"], plain["timestamp"])

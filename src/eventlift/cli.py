@@ -113,10 +113,15 @@ def _run_config(config: Path, modes: str | None, method: str, sample: int | None
                 f"--mode must be one of {', '.join(MODES)} or both, got {modes!r}."
             )
         chosen = list(MODES) if modes == "both" else [modes] if modes else settings.output.modes
-        frame = read_events(None, settings)
+        frame = read_events(None, settings, compact=True)
         stores = read_stores(settings.input.stores) if settings.input.stores else None
         results, comparison = run_modes(
-            frame, settings, chosen, stores=stores, progress=RichProgress(console)
+            frame,
+            settings,
+            chosen,
+            stores=stores,
+            progress=RichProgress(console),
+            keep_arrays=False,  # only the summaries are printed; the files hold the rest
         )
     except EventliftError as error:
         _fail(error)

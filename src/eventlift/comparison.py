@@ -81,8 +81,8 @@ def compare_modes(results: dict[str, RunResult], config: Config) -> ModeComparis
             "`--mode both` or set [output] modes = ['no_funnel', 'with_funnel']."
         )
     clean, leaky = results["no_funnel"], results["with_funnel"]
-    funnel = funnel_events(leaky.sessions.events, config)
     shares = leaky.summary["attribution"]
+    funnel = shares["funnel_events"]
     share, share_converted = shares["funnel_share"], shares["funnel_share_converted"]
     ranks = _ranks(clean.tables["event_type"], leaky.tables["event_type"], funnel)
     followed = ranks.dropna(subset=["lift_no_funnel", "lift_with_funnel"])
@@ -136,11 +136,13 @@ def funnel_events(events: pd.DataFrame, config: Config) -> list[str]:
     return sorted(str(event) for event in events.loc[funnel, "event"].dropna().unique())
 
 
-def funnel_shares(event_level: pd.DataFrame, data: SessionData, config: Config) -> dict[str, float]:
+def funnel_shares(event_level: pd.DataFrame, data: SessionData, config: Config) -> dict[str, Any]:
     """Share of the normalised attribution held by funnel events in ``event_level`` (the
     attributed sessions): in all of them, and in the converted ones (where the funnel steps sit,
-    and what a verdict is read for). Recorded in every run summary under ``attribution``."""
-    taken_by_funnel = event_level["event"].isin(funnel_events(data.events, config)).to_numpy()
+    and what a verdict is read for). Recorded, with the funnel events of the run, in every run
+    summary under ``attribution``."""
+    funnel = funnel_events(data.events, config)
+    taken_by_funnel = event_level["event"].isin(funnel).to_numpy()
     attribution = event_level["attribution"].to_numpy()
     converted = event_level["converted"].to_numpy(dtype=bool)
 
@@ -149,7 +151,11 @@ def funnel_shares(event_level: pd.DataFrame, data: SessionData, config: Config) 
         return float(attribution[chosen & taken_by_funnel].sum()) / total if total > 0 else math.nan
 
     everywhere = np.ones(len(event_level), dtype=bool)
-    return {"funnel_share": share(everywhere), "funnel_share_converted": share(converted)}
+    return {
+        "funnel_events": funnel,
+        "funnel_share": share(everywhere),
+        "funnel_share_converted": share(converted),
+    }
 
 
 def _ranks(clean: pd.DataFrame, leaky: pd.DataFrame, funnel: list[str]) -> pd.DataFrame:

@@ -100,7 +100,7 @@ def run_demo(
     n_sessions = n_sessions or SyntheticSpec().n_sessions
     events, truth = generate_events(seed=seed, n_sessions=n_sessions)
     write_parquet(events, config.input.path)
-    frame = read_events(events, config)
+    frame = read_events(events, config, compact=True)
     results, comparison = run_modes(frame, config, config.output.modes, progress=progress)
     reference = results.get("no_funnel") or next(iter(results.values()))
     test_sessions = reference.session_table.loc[

@@ -37,12 +37,11 @@ from eventlift.comparison import (
     write_comparison,
 )
 from eventlift.config import MODES, Config, load_config
-from eventlift.data.categorical import compact_events
 from eventlift.data.encode import EncodedSessions, build_vocabularies, encode_sessions
 from eventlift.data.readers import read_events, read_stores
 from eventlift.data.sample import sample_sessions
 from eventlift.data.schema import SPLITS
-from eventlift.data.sessions import TEXT_COLUMNS, SessionData, build_sessions
+from eventlift.data.sessions import SessionData, build_sessions
 from eventlift.data.split import assign_splits
 from eventlift.exceptions import ConfigError
 from eventlift.model.batching import select_device
@@ -89,13 +88,31 @@ class RunResult:
     model: EventTransformer
     sessions: SessionData
     session_table: pd.DataFrame  # one row per session with its label and split
-    encoded: EncodedSessions
-    attribution: AttributionResult  # the per-event scores of every session
+    encoded: EncodedSessions | None  # None once released
+    attribution: AttributionResult | None  # the per-event scores of every session
     files: dict[str, Path] = field(default_factory=dict)
+
+    def release_arrays(self) -> None:
+        """Drop the per-event state (session events, encoded matrices, scores) once the outputs
+        are written: what lets :func:`compare` run a second mode on a large log in bounded memory.
+        The tables, metrics, summary and model stay; the event-level table is then read from its
+        Parquet file."""
+        self.encoded = None
+        self.attribution = None
+        self.sessions = SessionData(
+            self.sessions.events.iloc[:0], self.sessions.sessions, self.sessions.counts
+        )
 
     def event_level(self, split: str | None = None) -> pd.DataFrame:
         """The event-level table (DESIGN §8) of one split, or of every session when ``split`` is
-        None or ``"all"``; text columns are categoricals."""
+        None or ``"all"``; text columns are categoricals.
+
+        Raises
+        ------
+        ConfigError
+            The per-event arrays were released (:meth:`release_arrays`).
+        """
+        self._require_arrays()
         sessions = None
         if split not in (None, "all"):
             sessions = np.flatnonzero(self.session_table["split"].to_numpy() == split)
@@ -107,11 +124,21 @@ class RunResult:
         self, chunk_sessions: int = EVENT_LEVEL_CHUNK_SESSIONS
     ) -> Iterator[pd.DataFrame]:
         """The event-level table of every session, ``chunk_sessions`` sessions at a time."""
+        self._require_arrays()
         n_sessions = len(self.session_table)
         for start in range(0, n_sessions, chunk_sessions):
             rows = np.arange(start, min(start + chunk_sessions, n_sessions))
             yield event_level_frame(
                 self.sessions, self.session_table["split"], self.attribution, rows
+            )
+
+    def _require_arrays(self) -> None:
+        if self.attribution is None:
+            where = self.files.get("event_level_parquet", "the run's output folder")
+            raise ConfigError(
+                f"the per-event arrays of the {self.mode} run were released after its outputs "
+                f"were written; read the event-level table from {where}, or pass "
+                f"keep_arrays=True to eventlift.compare()."
             )
 
 
@@ -256,7 +283,7 @@ def run(
         raise ConfigError(f"unknown mode {mode!r}; allowed: {', '.join(MODES)}.")
     timer = StageTimer()
     with timer.stage("read"):
-        frame = compact_events(read_events(events, config), TEXT_COLUMNS)
+        frame = read_events(events, config, compact=True)
         stores = read_stores(config.input.stores) if config.input.stores else None
     result = run_prepared(
         frame, config, mode, stores=stores, timer=timer, write=write, progress=progress
@@ -272,18 +299,23 @@ def compare(
     *,
     method: str | None = None,
     progress: Progress = NO_PROGRESS,
+    keep_arrays: bool = False,
 ) -> tuple[dict[str, RunResult], ModeComparison]:
     """Run ``no_funnel`` and ``with_funnel`` on one read of ``events`` and compare them.
 
     Writes both modes' outputs, ``comparison.json`` and ``report.html`` (DESIGN §7); returns the
-    results by mode and the comparison with its verdict.
+    results by mode and the comparison with its verdict. The first mode's per-event arrays are
+    released once its outputs are written (memory then holds one mode's arrays at a time; its
+    event-level table stays in its Parquet file) unless ``keep_arrays`` is True.
     """
     config = resolve_config(config)
     if method:
         config = config.replace(attribution={"method": method})
-    frame = compact_events(read_events(events, config), TEXT_COLUMNS)  # held while both modes run
+    frame = read_events(events, config, compact=True)  # held while both modes run
     stores = read_stores(config.input.stores) if config.input.stores else None
-    results, comparison = run_modes(frame, config, list(MODES), stores=stores, progress=progress)
+    results, comparison = run_modes(
+        frame, config, list(MODES), stores=stores, progress=progress, keep_arrays=keep_arrays
+    )
     assert comparison is not None  # both modes ran
     return results, comparison
 
@@ -295,12 +327,19 @@ def run_modes(
     *,
     stores: pd.DataFrame | None = None,
     progress: Progress = NO_PROGRESS,
+    keep_arrays: bool = True,
 ) -> tuple[dict[str, RunResult], ModeComparison | None]:
-    """Run several modes on one read of the events, then write the comparison and the report."""
+    """Run several modes on one read of the events, then write the comparison and the report.
+
+    With ``keep_arrays=False`` every mode but the last releases its per-event arrays once its
+    outputs are written (:meth:`RunResult.release_arrays`).
+    """
     results = {}
     for mode in modes:
         progress.note(f"mode {mode}")
         results[mode] = run_prepared(frame, config, mode, stores=stores, progress=progress)
+        if not keep_arrays and mode != modes[-1]:
+            results[mode].release_arrays()
     return results, finish_outputs(results, config)
 
 

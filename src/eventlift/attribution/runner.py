@@ -41,12 +41,14 @@ def normalise_scores(raw: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     Shapes: raw (N, L), lengths (N,) -> (N, L), each row summing to 1 over its real events.
     """
     keep = np.arange(raw.shape[1])[None, :] < lengths[:, None]  # (N, L)
-    magnitude = np.abs(raw) * keep
-    total = magnitude.sum(axis=1, keepdims=True)  # (N, 1)
-    uniform = keep / np.maximum(lengths[:, None], 1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        shares = np.where(total > 0, magnitude / total, uniform)
-    return shares.astype(np.float32)
+    shares = np.abs(raw).astype(np.float32)  # the one (N, L) copy; worked on in place
+    shares *= keep
+    total = shares.sum(axis=1, keepdims=True)  # (N, 1)
+    scored = total[:, 0] > 0
+    np.divide(shares, total, out=shares, where=scored[:, None])
+    blank = ~scored
+    shares[blank] = keep[blank] / np.maximum(lengths[blank, None], 1)
+    return shares
 
 
 def attribute_sessions(

@@ -24,6 +24,7 @@ import pandas as pd
 import pyarrow as pa
 
 from eventlift.config import ColumnsConfig, Config
+from eventlift.data.categorical import as_categorical
 from eventlift.data.schema import CANONICAL_COLUMNS, ROLES, ROW_NUMBER
 from eventlift.data.sources import Source, found_columns, open_file, open_source
 from eventlift.data.timestamps import parse_timestamps
@@ -43,7 +44,7 @@ _REQUIRED = {"timestamp": "event-time", "event": "event-name"}
 
 
 def read_events(
-    source: str | Path | pd.DataFrame | pa.Table | None, config: Config
+    source: str | Path | pd.DataFrame | pa.Table | None, config: Config, *, compact: bool = False
 ) -> pd.DataFrame:
     """Read events and map the configured columns onto the canonical event frame.
 
@@ -56,6 +57,11 @@ def read_events(
     config : Config
         Uses ``[input]`` (format, timestamp_unit, nested_events, and the source when ``source``
         is None) and ``[columns]`` (role -> column; None or "" leaves a role unmapped).
+    compact : bool
+        Return the text roles as categoricals with sorted text categories instead of
+        ``"string"`` columns: the same values for a few bytes per event. Parquet text columns are
+        then read dictionary-encoded, so a large log never exists as one string per event
+        (what the pipeline uses; see :mod:`eventlift.data.categorical`).
 
     Returns
     -------
@@ -83,7 +89,9 @@ def read_events(
         raise EmptyInputError(f"{opened.label}: the input holds no columns and no rows.")
     _check_columns(opened, mapping)
     wanted = list(dict.fromkeys(mapping.values()))
-    frame = opened.load(wanted, set(wanted))  # untyped formats (CSV) stay text
+    text_columns = [name for role, name in mapping.items() if role != "timestamp"]
+    # untyped formats (CSV) stay text
+    frame = opened.load(wanted, set(wanted), text_columns if compact else ())
     if len(frame) == 0:
         raise EmptyInputError(
             f"{opened.label}: the input has columns but no rows. Fix: point [input] at a "
@@ -97,11 +105,17 @@ def read_events(
                 frame[name], column=name, unit=config.input.timestamp_unit, source=opened.label
             )
         elif role in mapping:
-            canonical[role] = _as_strings(frame[mapping[role]])
+            values = frame[mapping[role]]
+            canonical[role] = _as_categorical_text(values) if compact else _as_strings(values)
         else:
             canonical[role] = pd.Series(pd.NA, index=pd.RangeIndex(len(frame)), dtype="string")
+            if compact:
+                canonical[role] = canonical[role].astype("category")
     canonical[ROW_NUMBER] = pd.Series(np.arange(len(frame), dtype=np.int64))  # (n,)
     logger.info("read %d events from %s", len(frame), opened.label)
+    del frame
+    if compact:  # hand the read buffers back: Arrow's pool keeps freed memory otherwise
+        pa.default_memory_pool().release_unused()
     return pd.DataFrame(canonical, columns=list(CANONICAL_COLUMNS))
 
 
@@ -211,6 +225,21 @@ def _suggest(name: str, role: str, columns: Iterable) -> str:
         if close:
             return lowered[close[0]]
     return "<your column>"
+
+
+def _as_categorical_text(values: pd.Series) -> pd.Series:
+    """:func:`_as_strings` as a categorical with sorted categories; a categorical input is
+    converted once per category, never once per event."""
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        return as_categorical(_as_strings(values))
+    text = _as_strings(pd.Series(values.cat.categories))  # (C,) the categories as text
+    codes, uniques = pd.factorize(text, sort=True)  # distinct texts; a null text gets -1
+    lookup = np.append(codes, -1)  # code -1 (a null event) stays null
+    return pd.Series(
+        pd.Categorical.from_codes(
+            lookup[values.cat.codes.to_numpy()], categories=pd.Index(np.asarray(uniques, str))
+        )
+    )
 
 
 def _as_strings(values: pd.Series) -> pd.Series:

@@ -134,10 +134,8 @@ def build_sessions(
     frame = _drop(frame, frame["event"].isna(), "null_event_name", counts)
     frame = _drop(frame, frame[key].isna(), "null_session_key", counts)
     frame = _drop(frame, frame["timestamp"].isna(), "null_timestamp", counts)
-    duplicated = frame.duplicated(subset=[c for c in frame.columns if c != "row_number"])
-    frame = _drop(frame, duplicated, "duplicate_rows", counts)
-
     frame = frame.sort_values([key, "timestamp", "row_number"], kind="stable", ignore_index=True)
+    frame = _drop(frame, _duplicate_rows(frame, key), "duplicate_rows", counts)
     if derive:
         frame["session_id"] = _derive_session_ids(frame, key, config.inactivity_gap_minutes)
     session = _session_codes(frame)
@@ -189,6 +187,24 @@ def _drop(frame: pd.DataFrame, mask, reason: str, counts: dict) -> pd.DataFrame:
     mask = np.asarray(mask, dtype=bool)
     counts["dropped_rows"][reason] = counts["dropped_rows"].get(reason, 0) + int(mask.sum())
     return frame.loc[~mask].reset_index(drop=True) if mask.any() else frame
+
+
+def _duplicate_rows(frame: pd.DataFrame, key: str) -> np.ndarray:
+    """Exact copies of an earlier input row (every column but ``row_number``).
+
+    ``frame`` is sorted by key, time and input order, so copies sit in runs of equal key and
+    timestamp, and the first of a run is the first in input order: only the rows of such runs
+    (a small share of a log) are compared, instead of hashing every row of the log.
+    """
+    codes, stamps = frame[key].cat.codes.to_numpy(), frame["timestamp"].to_numpy()
+    tied = np.zeros(len(frame), dtype=bool)  # same key and time as the row before
+    tied[1:] = (codes[1:] == codes[:-1]) & (stamps[1:] == stamps[:-1])
+    candidates = np.flatnonzero(tied | np.append(tied[1:], False))  # both rows of every tie
+    duplicated = np.zeros(len(frame), dtype=bool)
+    if len(candidates):
+        compared = [column for column in frame.columns if column != "row_number"]
+        duplicated[candidates] = frame.iloc[candidates].duplicated(subset=compared).to_numpy()
+    return duplicated
 
 
 def _session_codes(frame: pd.DataFrame) -> np.ndarray:

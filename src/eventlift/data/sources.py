@@ -63,13 +63,16 @@ def found_columns(columns: list) -> str:
 class Source:
     """An opened input: its label for messages, its column names, and how to load columns.
 
-    ``load(columns, text)`` returns a frame holding at least ``columns`` (all when None); formats
-    without column types (CSV) read the names in ``text`` as text and infer the others.
+    ``load(columns, text, categorical)`` returns a frame holding at least ``columns`` (all when
+    None); formats without column types (CSV) read the names in ``text`` as text and infer the
+    others. Text columns named in ``categorical`` come back as pandas categoricals where the
+    format allows (Parquet reads them dictionary-encoded, never holding every value as a string;
+    Arrow tables encode them before conversion).
     """
 
     label: str
     columns: list
-    load: Callable[[list | None, set[str]], pd.DataFrame]
+    load: Callable[..., pd.DataFrame]
 
 
 def open_source(source: str | Path | pd.DataFrame | pa.Table | None, config: InputConfig) -> Source:
@@ -106,13 +109,19 @@ def _flattened(opened: Source, field: str) -> Source:
 
 
 def _frame_source(frame: pd.DataFrame, label: str) -> Source:
-    return Source(label, list(frame.columns), lambda columns, text: frame)
+    return Source(label, list(frame.columns), lambda columns, text, categorical=(): frame)
 
 
 def _arrow_source(table: pa.Table, label: str) -> Source:
-    def load(columns: list | None, text: set[str]) -> pd.DataFrame:
+    def load(columns: list | None, text: set[str], categorical: Iterable[str] = ()) -> pd.DataFrame:
         try:
-            return (table if columns is None else table.select(columns)).to_pandas()
+            chosen = table if columns is None else table.select(columns)
+            for name in set(categorical) & set(chosen.column_names):
+                column = chosen.column(name)
+                if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+                    index = chosen.column_names.index(name)
+                    chosen = chosen.set_column(index, name, pc.dictionary_encode(column))
+            return chosen.to_pandas()
         except (pa.ArrowException, ValueError) as exc:
             raise DataError(f"{label}: cannot convert to pandas ({exc}).") from None
 
@@ -179,7 +188,7 @@ def _csv_source(path: Path) -> Source:
     except (pa.ArrowException, OSError) as exc:
         raise failure(exc) from None
 
-    def load(columns: list | None, text: set[str]) -> pd.DataFrame:
+    def load(columns: list | None, text: set[str], categorical: Iterable[str] = ()) -> pd.DataFrame:
         convert = pacsv.ConvertOptions(
             include_columns=columns or [],
             column_types={name: pa.string() for name in text if name in names},
@@ -199,7 +208,7 @@ def _csv_source(path: Path) -> Source:
             if widened:
                 stripped = pc.replace_substring_regex(column, r"\.0+$", "")
                 table = table.set_column(index, name, stripped)
-        return _arrow_source(table, str(path)).load(None, text)
+        return _arrow_source(table, str(path)).load(None, text, categorical)
 
     return Source(str(path), names, load)
 
@@ -214,12 +223,16 @@ def _parquet_source(path: Path) -> Source:
             f"[input] format if it is not Parquet."
         ) from None
 
-    def load(columns: list | None, text: set[str]) -> pd.DataFrame:
+    def load(columns: list | None, text: set[str], categorical: Iterable[str] = ()) -> pd.DataFrame:
+        chosen = dataset
+        if categorical:  # text columns straight into dictionary arrays
+            options = pads.ParquetFileFormat(read_options={"dictionary_columns": list(categorical)})
+            chosen = pads.dataset(path, format=options)
         try:
-            table = dataset.to_table(columns=columns)
+            table = chosen.to_table(columns=columns)
         except (pa.ArrowException, OSError) as exc:
             raise DataError(f"{path}: cannot read the Parquet data ({exc}).") from None
-        return _arrow_source(table, str(path)).load(None, text)
+        return _arrow_source(table, str(path)).load(None, text, categorical)
 
     return Source(str(path), names, load)
 
