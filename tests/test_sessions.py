@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -207,3 +208,23 @@ def test_real_otto_export_derives_sessions_by_inactivity():
     assert counts["no_funnel"]["dropped_sessions"]["emptied_by_funnel_exclusion"] == 1
     assert counts["no_funnel"]["sessions"] == 143
     assert counts["no_funnel"]["dropped_rows"]["funnel_events"] == 52
+
+
+def test_duplicates_are_exact_copies_of_an_earlier_row_among_time_ties():
+    rng = np.random.default_rng(3)
+    rows = [
+        (f"s{s}", f"u{s}", int(rng.integers(0, 4)), str(rng.choice(["view", "click", "buy"])),
+         "browse", str(rng.choice(["st1", "st2"])))
+        for s in range(40) for _ in range(8)
+    ]  # fmt: skip
+    rows += [rows[i] for i in rng.choice(len(rows), 60)]  # copies, far from their originals
+    rows += [("s0", "u0", 1, "view", "browse", "st9"), ("s0", "u0", 1, "view", "browse", "st9")]
+    events = make_events(rows)
+    expected = int(events.duplicated(subset=[c for c in events.columns if c != "row_number"]).sum())
+    data = sessions_of(events, mode="with_funnel")
+    assert data.counts["dropped_rows"]["duplicate_rows"] == expected > 60
+    # what stays is one row per distinct event, and each session is in time order
+    kept = data.counts["rows_read"] - sum(data.counts["dropped_rows"].values())
+    assert kept == len(data.events)
+    for _, session in data.events.groupby("session_id", observed=True):
+        assert session["timestamp"].is_monotonic_increasing

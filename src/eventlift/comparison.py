@@ -25,7 +25,7 @@ from eventlift.exceptions import ConfigError
 from eventlift.sinks.atomic import write_csv, write_json
 
 if TYPE_CHECKING:
-    from eventlift.pipeline import RunResult
+    from eventlift.result import RunResult
 
 __all__ = [
     "COMPARISON_FILE",

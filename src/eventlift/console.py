@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from eventlift.demo import DemoResult
-    from eventlift.pipeline import RunResult
+    from eventlift.result import RunResult
 
 __all__ = ["RichProgress", "demo_table", "method_recovery_table", "run_table"]
 

@@ -37,7 +37,7 @@ from eventlift.sinks.sql import duckdb_file
 from eventlift.sinks.warehouse import write_result_tables
 
 if TYPE_CHECKING:
-    from eventlift.pipeline import RunResult
+    from eventlift.result import RunResult
 
 __all__ = ["TABLE_FILES", "build_summary", "output_dir", "write_outputs", "write_summary"]
 

@@ -121,8 +121,11 @@ def _build_features(
         the session length (all its events, seen in training or not).
     """
     n_sessions = len(session_ids)
-    rows = pd.Index(session_ids).get_indexer(events["session_id"])  # (E,) -1: unknown session
-    codes, names = pd.factorize(events["event"])  # (E,) -1: no name, (U,)
+    rows = _lookup(pd.Index(session_ids), events["session_id"])  # (E,) -1: unknown session
+    if isinstance(events["event"].dtype, pd.CategoricalDtype):  # codes as they are
+        codes, names = events["event"].cat.codes.to_numpy(), events["event"].cat.categories
+    else:
+        codes, names = pd.factorize(events["event"])  # (E,) -1: no name, (U,)
     known = rows >= 0
     rows, codes = rows[known], codes[known]  # (E',)
     positions = events["position"].to_numpy()[known]  # (E',)
@@ -145,16 +148,29 @@ def _build_features(
         (np.ones(int(seen.sum())), (rows[seen], columns[seen])), shape=(n_sessions, n_tokens)
     )  # duplicates are summed when the COO triplets become CSR
 
-    order = np.lexsort((positions, rows))  # by session, then position
-    sorted_rows = rows[order]
-    sorted_columns = columns[order]
+    step = np.diff(rows)  # a pipeline's events are already by session, then position
+    in_order = bool(np.all((step > 0) | ((step == 0) & (np.diff(positions) > 0))))
+    if in_order:
+        sorted_rows, sorted_columns = rows, columns
+    else:
+        order = np.lexsort((positions, rows))  # by session, then position
+        sorted_rows, sorted_columns = rows[order], columns[order]
     starts = np.flatnonzero(np.r_[True, sorted_rows[1:] != sorted_rows[:-1]])  # (S',)
-    ends = np.r_[starts[1:] - 1, len(order) - 1]  # (S',)
+    ends = np.r_[starts[1:] - 1, len(sorted_rows) - 1]  # (S',)
     first = _one_hot(sorted_rows[starts], sorted_columns[starts], n_sessions, n_tokens)
     last = _one_hot(sorted_rows[ends], sorted_columns[ends], n_sessions, n_tokens)
     length = np.bincount(rows, minlength=n_sessions).astype(np.float64)[:, None]  # (S, 1)
     extras = sparse.hstack([first, last, sparse.csr_matrix(length)], format="csr")
     return counts, extras
+
+
+def _lookup(index: pd.Index, values: pd.Series) -> np.ndarray:
+    """Position of each value in ``index`` (-1 when absent); a categorical is looked up once
+    per category instead of once per event."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        per_category = np.append(index.get_indexer(values.cat.categories), -1)  # -1: null
+        return per_category[values.cat.codes.to_numpy()]
+    return index.get_indexer(values)
 
 
 def _one_hot(

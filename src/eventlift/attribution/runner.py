@@ -41,7 +41,7 @@ def normalise_scores(raw: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     Shapes: raw (N, L), lengths (N,) -> (N, L), each row summing to 1 over its real events.
     """
     keep = np.arange(raw.shape[1])[None, :] < lengths[:, None]  # (N, L)
-    shares = np.abs(raw).astype(np.float32)  # the one (N, L) copy; worked on in place
+    shares = np.abs(raw).astype(np.float32, copy=False)  # one (N, L) copy, worked on in place
     shares *= keep
     total = shares.sum(axis=1, keepdims=True)  # (N, 1)
     scored = total[:, 0] > 0

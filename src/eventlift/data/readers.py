@@ -35,6 +35,7 @@ from eventlift.exceptions import (
     MissingColumnError,
     format_rows,
 )
+from eventlift.memory import release_freed_memory
 
 __all__ = ["read_events", "read_stores"]
 
@@ -115,7 +116,7 @@ def read_events(
     logger.info("read %d events from %s", len(frame), opened.label)
     del frame
     if compact:  # hand the read buffers back: Arrow's pool keeps freed memory otherwise
-        pa.default_memory_pool().release_unused()
+        release_freed_memory()
     return pd.DataFrame(canonical, columns=list(CANONICAL_COLUMNS))
 
 

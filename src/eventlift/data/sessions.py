@@ -213,7 +213,7 @@ def _session_codes(frame: pd.DataFrame) -> np.ndarray:
 
 
 def _n_sessions(frame: pd.DataFrame) -> int:
-    return int(pd.unique(_session_codes(frame)).size)
+    return int((~_same_as_previous(_session_codes(frame))).sum())  # one run of rows per session
 
 
 def _same_as_previous(codes: np.ndarray) -> np.ndarray:
@@ -240,34 +240,45 @@ def _derive_session_ids(frame: pd.DataFrame, key: str, gap_minutes: float) -> pd
     return pd.Categorical.from_codes(session, categories=pd.Index(ids.astype(str)))
 
 
+def _runs(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """First row ``(S,)`` and number of rows ``(S,)`` of each session (sessions are contiguous)."""
+    starts = np.flatnonzero(~_same_as_previous(_session_codes(frame)))
+    return starts, np.diff(np.append(starts, len(frame)))
+
+
 def _label(frame: pd.DataFrame, config: SessionsConfig, counts: dict) -> pd.DataFrame:
-    """Mark converted sessions and cut each one just before its first conversion."""
-    is_conversion = pd.Series(conversion_mask(frame, config), index=frame.index)
-    by_session = is_conversion.groupby(_session_codes(frame), sort=False)
-    frame["converted"] = by_session.transform("any").astype(bool)
-    at_or_after = (by_session.cumsum() > 0).to_numpy(dtype=bool)
-    starts_with = by_session.transform("first").to_numpy(dtype=bool)
-    counts["dropped_sessions"]["starts_with_conversion"] = int(
-        pd.unique(_session_codes(frame)[starts_with]).size
-    )
+    """Mark converted sessions and cut each one just before its first conversion.
+
+    Sessions are contiguous runs of rows, so per-session sums are differences of one cumulative
+    sum: no grouping, a few 4-byte arrays per event.
+    """
+    is_conversion = conversion_mask(frame, config)  # (E,)
+    starts, lengths = _runs(frame)
+    seen = np.cumsum(is_conversion, dtype=np.int32)  # conversions up to each row, log-wide
+    before = np.repeat(seen[starts] - is_conversion[starts], lengths)  # ... before its session
+    within = seen - before  # conversions up to each row within its session
+    frame["converted"] = np.repeat(within[starts + lengths - 1] > 0, lengths)
+    starts_with = np.repeat(is_conversion[starts], lengths)
+    counts["dropped_sessions"]["starts_with_conversion"] = int(is_conversion[starts].sum())
     frame = _drop(frame, starts_with, "session_starts_with_conversion", counts)
-    return _drop(frame, at_or_after[~starts_with], "at_or_after_conversion", counts)
+    return _drop(frame, (within > 0)[~starts_with], "at_or_after_conversion", counts)
 
 
 def _truncate(frame: pd.DataFrame, config: SessionsConfig, counts: dict) -> pd.DataFrame:
-    grouped = pd.Series(_session_codes(frame)).groupby(_session_codes(frame), sort=False)
-    order = grouped.cumcount().to_numpy()
-    length = grouped.transform("size").to_numpy()
-    cut = order >= config.max_len if config.truncate == "head" else order < length - config.max_len
-    counts["truncated_sessions"] = int(pd.unique(_session_codes(frame)[cut]).size)
+    starts, lengths = _runs(frame)
+    order = np.arange(len(frame)) - np.repeat(starts, lengths)  # 0-based row within its session
+    if config.truncate == "head":
+        cut = order >= config.max_len
+    else:
+        cut = order < np.repeat(lengths, lengths) - config.max_len
+    counts["truncated_sessions"] = int((lengths > config.max_len).sum())
     return _drop(frame, cut, "truncated", counts)
 
 
 def _finish(frame: pd.DataFrame, counts: dict, source: str) -> SessionData:
     frame["session_id"] = frame["session_id"].cat.remove_unused_categories()
     session = _session_codes(frame)  # now 0..S-1 in order of appearance
-    starts = np.flatnonzero(~_same_as_previous(session))  # (S,) first row of each session
-    n_events = np.diff(np.append(starts, len(frame)))
+    starts, n_events = _runs(frame)
     frame["position"] = (np.arange(len(frame)) - np.repeat(starts, n_events) + 1).astype(np.int32)
     gaps = frame["timestamp"].diff().dt.total_seconds()
     # the first known user of each session (a session's first rows may lack one)

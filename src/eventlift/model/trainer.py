@@ -18,6 +18,7 @@ from torch import nn
 
 from eventlift.config import TrainConfig
 from eventlift.data.encode import EncodedSessions
+from eventlift.memory import release_freed_memory
 from eventlift.model.batching import iterate_batches, make_batch
 from eventlift.progress import NO_PROGRESS, Progress
 
@@ -139,6 +140,7 @@ def train(
                     n_sessions += len(rows)
                     advance(1)
             sessions_seen += n_sessions
+            release_freed_memory()  # batches of many shapes leave the heap fragmented
             val_auc = classification_metrics(
                 data.labels[val_rows], predict_logits(model, data, val_rows, device=device)
             )["auc"]
