@@ -5,7 +5,7 @@ is never built whole: the caller yields it in chunks of sessions and each chunk 
 files before the next is laid out. Text columns are written as plain strings whatever their
 in-memory type (categoricals, Arrow strings), under one fixed schema, so every chunk, every run and
 every engine gives the same file types. The CSV goes through Arrow's writer (about ten times
-pandas' ``to_csv``): strings quoted only where needed, booleans as ``true``/``false``.
+pandas' ``to_csv``): text in double quotes, booleans as ``true``/``false``, nulls empty.
 
 The database copy of the table is loaded from the finished Parquet file
 (:mod:`eventlift.sinks.database`, :mod:`eventlift.sinks.warehouse`), again without the whole table
@@ -77,7 +77,6 @@ def write_event_level(
             csv.CSVWriter(
                 str(csv_temporary),
                 EVENT_LEVEL_SCHEMA,
-                write_options=csv.WriteOptions(quoting_style="needed"),
             )
         )
         parquet_writer = stack.enter_context(
