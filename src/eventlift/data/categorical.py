@@ -3,8 +3,9 @@
 A log of tens of millions of events repeats a few dozen event names, a few hundred stores and one
 session id per dozen events. Kept as strings, each column costs 15-60 bytes per event; as a
 categorical it costs one code (1-4 bytes) plus the distinct values once. Sorting, grouping and
-duplicate checks then run on integer codes. The categories are sorted, so ordering by a column
-orders by its text, exactly as with strings.
+duplicate checks then run on integer codes. Text converted here gets sorted categories, so
+ordering by a column orders by its text, exactly as with strings (a categorical passed in keeps its
+own category order, which then only decides the order of the sessions).
 """
 
 from __future__ import annotations
@@ -24,19 +25,10 @@ def as_categorical(values: pd.Series) -> pd.Series:
     return values.astype("string").astype("category")
 
 
-def compact_events(frame: pd.DataFrame, columns: Iterable[str] | None = None) -> pd.DataFrame:
-    """A shallow copy of ``frame`` whose text columns (or ``columns``) are categoricals."""
-    chosen = (
-        list(columns)
-        if columns is not None
-        else [
-            name
-            for name, dtype in frame.dtypes.items()
-            if pd.api.types.is_string_dtype(dtype) or pd.api.types.is_object_dtype(dtype)
-        ]
-    )
+def compact_events(frame: pd.DataFrame, columns: Iterable[str]) -> pd.DataFrame:
+    """A shallow copy of ``frame`` whose ``columns`` (those present) are categoricals."""
     out = frame.copy(deep=False)
-    for name in chosen:
+    for name in columns:
         if name in out.columns:
             out[name] = as_categorical(out[name])
     return out
