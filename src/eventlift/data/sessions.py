@@ -246,6 +246,11 @@ def _runs(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return starts, np.diff(np.append(starts, len(frame)))
 
 
+def _order_in_session(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Each row's 0-based place within its session ``(E,)``, from :func:`_runs`."""
+    return np.arange(lengths.sum()) - np.repeat(starts, lengths)
+
+
 def _label(frame: pd.DataFrame, config: SessionsConfig, counts: dict) -> pd.DataFrame:
     """Mark converted sessions and cut each one just before its first conversion.
 
@@ -266,7 +271,7 @@ def _label(frame: pd.DataFrame, config: SessionsConfig, counts: dict) -> pd.Data
 
 def _truncate(frame: pd.DataFrame, config: SessionsConfig, counts: dict) -> pd.DataFrame:
     starts, lengths = _runs(frame)
-    order = np.arange(len(frame)) - np.repeat(starts, lengths)  # 0-based row within its session
+    order = _order_in_session(starts, lengths)
     if config.truncate == "head":
         cut = order >= config.max_len
     else:
@@ -279,7 +284,7 @@ def _finish(frame: pd.DataFrame, counts: dict, source: str) -> SessionData:
     frame["session_id"] = frame["session_id"].cat.remove_unused_categories()
     session = _session_codes(frame)  # now 0..S-1 in order of appearance
     starts, n_events = _runs(frame)
-    frame["position"] = (np.arange(len(frame)) - np.repeat(starts, n_events) + 1).astype(np.int32)
+    frame["position"] = (_order_in_session(starts, n_events) + 1).astype(np.int32)
     gaps = frame["timestamp"].diff().dt.total_seconds()
     # the first known user of each session (a session's first rows may lack one)
     users = frame["user_id"].groupby(session, sort=False, observed=True).first()

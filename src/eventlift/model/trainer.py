@@ -10,6 +10,7 @@ import copy
 import logging
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -117,60 +118,68 @@ def train(
     started = time.perf_counter()
     parts = _parts_per_epoch(len(train_rows), config.validate_every)
     sessions_seen = best_check = 0
-    for epoch in range(1, config.epochs + 1):
-        batches = list(iterate_batches(data.lengths, train_rows, config.batch_size, rng=rng))
-        per_part = max(1, math.ceil(len(batches) / parts))
-        for part, first in enumerate(range(0, len(batches), per_part), start=1):
-            check_start = time.perf_counter()
-            label = f"epoch {epoch}/{config.epochs}"
-            if parts > 1:
-                label += f", part {part}/{parts}"
-            model.train()
-            total_loss, n_sessions = 0.0, 0
-            with progress.task(label, len(batches[first : first + per_part])) as advance:
-                for rows in batches[first : first + per_part]:
-                    batch = make_batch(data, rows, device)
-                    with model.autocast(backward=True):
-                        logits = model(batch)
-                    loss = loss_fn(logits.float(), batch["label"])
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    optimizer.step()
-                    total_loss += float(loss.detach()) * len(rows)
-                    n_sessions += len(rows)
-                    advance(1)
-            sessions_seen += n_sessions
-            release_freed_memory()  # batches of many shapes leave the heap fragmented
-            val_auc = classification_metrics(
-                data.labels[val_rows], predict_logits(model, data, val_rows, device=device)
-            )["auc"]
-            seconds = time.perf_counter() - check_start
-            result.history.append(
-                {
-                    "epoch": epoch,
-                    "part": part,
-                    "sessions_seen": sessions_seen,
-                    "train_loss": total_loss / max(n_sessions, 1),
-                    "val_auc": val_auc,
-                    "seconds": seconds,
-                }
-            )
-            progress.note(f"{label}: validation AUC {val_auc:.4f} ({seconds:.1f}s)")
-            log.info("%s: validation AUC %.4f (%.1fs)", label, val_auc, seconds)
-            check = len(result.history)
-            if val_auc > result.best_val_auc or result.best_epoch == 0:
-                result.best_epoch, result.best_val_auc, best_check = epoch, val_auc, check
-                best_state = copy.deepcopy(model.state_dict())
-            elif check - best_check >= config.patience:
-                break
-        else:
-            continue
-        break
+    for epoch, part, batches in _epoch_parts(data, train_rows, config, parts, rng):
+        check_start = time.perf_counter()
+        label = f"epoch {epoch}/{config.epochs}" + (f", part {part}/{parts}" if parts > 1 else "")
+        model.train()
+        total_loss, n_sessions = 0.0, 0
+        with progress.task(label, len(batches)) as advance:
+            for rows in batches:
+                batch = make_batch(data, rows, device)
+                with model.autocast(backward=True):
+                    logits = model(batch)
+                loss = loss_fn(logits.float(), batch["label"])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                total_loss += float(loss.detach()) * len(rows)
+                n_sessions += len(rows)
+                advance(1)
+        sessions_seen += n_sessions
+        release_freed_memory()  # batches of many shapes leave the heap fragmented
+        val_auc = classification_metrics(
+            data.labels[val_rows], predict_logits(model, data, val_rows, device=device)
+        )["auc"]
+        seconds = time.perf_counter() - check_start
+        result.history.append(
+            {
+                "epoch": epoch,
+                "part": part,
+                "sessions_seen": sessions_seen,
+                "train_loss": total_loss / max(n_sessions, 1),
+                "val_auc": val_auc,
+                "seconds": seconds,
+            }
+        )
+        progress.note(f"{label}: validation AUC {val_auc:.4f} ({seconds:.1f}s)")
+        log.info("%s: validation AUC %.4f (%.1fs)", label, val_auc, seconds)
+        check = len(result.history)
+        if val_auc > result.best_val_auc or result.best_epoch == 0:
+            result.best_epoch, result.best_val_auc, best_check = epoch, val_auc, check
+            best_state = copy.deepcopy(model.state_dict())
+        elif check - best_check >= config.patience:
+            break
     model.load_state_dict(best_state)
     model.eval()
     result.seconds = time.perf_counter() - started
     result.sessions_per_second = sessions_seen / max(result.seconds, 1e-9)
     return result
+
+
+def _epoch_parts(
+    data: EncodedSessions,
+    train_rows: np.ndarray,
+    config: TrainConfig,
+    parts: int,
+    rng: np.random.Generator,
+) -> Iterator[tuple[int, int, list[np.ndarray]]]:
+    """``(epoch, part, batches)`` for every stretch of training between two validation checks;
+    each epoch's batches are shuffled when its first part is asked for."""
+    for epoch in range(1, config.epochs + 1):
+        batches = list(iterate_batches(data.lengths, train_rows, config.batch_size, rng=rng))
+        per_part = max(1, math.ceil(len(batches) / parts))
+        for part, first in enumerate(range(0, len(batches), per_part), start=1):
+            yield epoch, part, batches[first : first + per_part]
 
 
 def _parts_per_epoch(n_train: int, validate_every: int) -> int:
