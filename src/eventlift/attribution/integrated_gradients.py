@@ -15,6 +15,8 @@ not how many there are.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import torch
 from torch import Tensor
@@ -112,21 +114,46 @@ class IntegratedGradients(Attributor):
         alphas, weights = quadrature(self.method, self.steps)
         alphas = torch.as_tensor(alphas, dtype=inputs.dtype, device=inputs.device)  # (S,)
         weights = torch.as_tensor(weights, dtype=inputs.dtype, device=inputs.device)  # (S,)
-        n_sessions = inputs.shape[0]
-        # Every (step, session) pair is one interpolated session; walk them in bounded chunks.
-        pair_step = torch.arange(self.steps, device=inputs.device).repeat_interleave(n_sessions)
-        pair_session = torch.arange(n_sessions, device=inputs.device).repeat(self.steps)
         integral = torch.zeros_like(inputs)  # (B, T, D): Σ_s w_s ∂f/∂x at α_s
-        for start in range(0, len(pair_step), self.internal_batch_size):
-            step = pair_step[start : start + self.internal_batch_size]  # (C,)
-            session = pair_session[start : start + self.internal_batch_size]  # (C,)
-            alpha = alphas[step][:, None, None]  # (C, 1, 1)
-            with torch.enable_grad():
-                path = (baseline[session] + alpha * difference[session]).requires_grad_(True)
-                path_logits, _ = self.model.logits_from_embeddings(path, keep[session])  # (C,)
-                (gradient,) = torch.autograd.grad(path_logits.sum(), path)  # (C, T, D)
-            integral.index_add_(0, session, gradient * weights[step][:, None, None])
+        for sessions, steps in self._chunks(keep):
+            width = int(keep[sessions].sum(dim=1).max())  # padding past it is masked anyway
+            integral[sessions, :width] += self._weighted_gradients(
+                baseline[sessions, :width],
+                difference[sessions, :width],
+                keep[sessions, :width],
+                alphas[steps],
+                weights[steps],
+            )
         scores = (difference * integral).sum(dim=-1) * keep  # (B, T)
         self.last_logit_difference = logits - baseline_logits
         self.last_completeness_gap = scores.sum(dim=1) - self.last_logit_difference
         return scores.detach(), logits.detach()
+
+    def _chunks(self, keep: Tensor) -> Iterator[tuple[Tensor, slice]]:
+        """(sessions, steps) blocks of at most ``internal_batch_size`` interpolated sessions.
+
+        A block takes every step of a few sessions of similar length (all steps of one session
+        in turns when ``steps`` alone exceeds the bound), so it is trimmed to its own longest
+        session: within a length-bucketed batch, lengths still spread, and the padding a block
+        leaves out is work the encoder would otherwise do for nothing.
+        """
+        steps_per_block = min(self.steps, self.internal_batch_size)
+        sessions_per_block = max(1, self.internal_batch_size // steps_per_block)
+        by_length = keep.sum(dim=1).argsort(stable=True)  # (B,)
+        for start in range(0, len(by_length), sessions_per_block):
+            sessions = by_length[start : start + sessions_per_block]  # (c,)
+            for first in range(0, self.steps, steps_per_block):
+                yield sessions, slice(first, first + steps_per_block)
+
+    def _weighted_gradients(
+        self, baseline: Tensor, difference: Tensor, keep: Tensor, alphas: Tensor, weights: Tensor
+    ) -> Tensor:
+        """``Σ_s w_s ∂f/∂x`` at ``baseline + α_s difference`` for c sessions: (c, W, D)."""
+        sessions, width, dim = baseline.shape  # (c, W, D); alphas, weights (s,)
+        with torch.enable_grad():
+            path = baseline + alphas[:, None, None, None] * difference  # (s, c, W, D)
+            path = path.reshape(-1, width, dim).requires_grad_(True)  # (s * c, W, D)
+            path_keep = keep.repeat(len(alphas), 1)  # (s * c, W)
+            path_logits, _ = self.model.logits_from_embeddings(path, path_keep)  # (s * c,)
+            (gradient,) = torch.autograd.grad(path_logits.sum(), path)  # (s * c, W, D)
+        return torch.einsum("s,scwd->cwd", weights, gradient.view(-1, sessions, width, dim))
