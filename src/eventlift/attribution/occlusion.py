@@ -6,7 +6,8 @@ model sees is the missing event. Zeiler & Fergus, "Visualizing and Understanding
 Networks" (2014), arXiv:1311.2901, applied to tokens rather than image patches.
 
 Every single-event deletion of a batch is one row of a stacked batch, scored in chunks: O(T)
-forward passes per batch of sessions, no backward pass, and no Python loop over sessions.
+forward passes per batch of sessions, no backward pass, and no Python loop over sessions. The
+rows go from the shortest session to the longest, and each chunk is trimmed to its own longest.
 """
 
 from __future__ import annotations
@@ -42,7 +43,12 @@ class Occlusion(Attributor):
 
     def attribute(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
         keep = batch["keep"]  # (B, T)
-        session, event = torch.nonzero(keep, as_tuple=True)  # (E,), (E,): one row per real event
+        lengths = keep.sum(dim=1)  # (B,)
+        # One row per real event, sessions from shortest to longest, so a chunk is trimmed to
+        # the longest session in it rather than to the batch's.
+        by_length = lengths.argsort(stable=True)  # (B,)
+        sorted_session, event = torch.nonzero(keep[by_length], as_tuple=True)  # (E,), (E,)
+        session = by_length[sorted_session]  # (E,)
         with torch.no_grad():
             inputs = self.model.embed(batch)  # (B, T, D)
             logits, _ = self.model.logits_from_embeddings(inputs, keep)  # (B,)
@@ -50,9 +56,12 @@ class Occlusion(Attributor):
             for start in range(0, len(session), self.internal_batch_size):
                 rows = session[start : start + self.internal_batch_size]  # (C,)
                 removed = event[start : start + self.internal_batch_size]  # (C,)
-                chunk_keep = keep[rows].clone()  # (C, T)
+                width = int(lengths[rows[-1]])  # the chunk's longest session comes last
+                chunk_keep = keep[rows, :width].clone()  # (C, W)
                 chunk_keep[torch.arange(len(rows), device=keep.device), removed] = False
-                chunk_logits, _ = self.model.logits_from_embeddings(inputs[rows], chunk_keep)
+                chunk_logits, _ = self.model.logits_from_embeddings(
+                    inputs[rows, :width], chunk_keep
+                )
                 occluded[rows, removed] = chunk_logits
         scores = (logits[:, None] - occluded) * keep  # (B, T)
         return scores, logits
