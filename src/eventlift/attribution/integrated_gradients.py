@@ -115,8 +115,9 @@ class IntegratedGradients(Attributor):
         alphas = torch.as_tensor(alphas, dtype=inputs.dtype, device=inputs.device)  # (S,)
         weights = torch.as_tensor(weights, dtype=inputs.dtype, device=inputs.device)  # (S,)
         integral = torch.zeros_like(inputs)  # (B, T, D): Σ_s w_s ∂f/∂x at α_s
-        for sessions, steps in self._chunks(keep):
-            width = int(keep[sessions].sum(dim=1).max())  # padding past it is masked anyway
+        lengths = keep.sum(dim=1)  # (B,)
+        for sessions, steps in self._chunks(lengths):
+            width = int(lengths[sessions[-1]])  # the block's longest session comes last
             integral[sessions, :width] += self._weighted_gradients(
                 baseline[sessions, :width],
                 difference[sessions, :width],
@@ -129,7 +130,7 @@ class IntegratedGradients(Attributor):
         self.last_completeness_gap = scores.sum(dim=1) - self.last_logit_difference
         return scores.detach(), logits.detach()
 
-    def _chunks(self, keep: Tensor) -> Iterator[tuple[Tensor, slice]]:
+    def _chunks(self, lengths: Tensor) -> Iterator[tuple[Tensor, slice]]:
         """(sessions, steps) blocks of at most ``internal_batch_size`` interpolated sessions.
 
         A block takes every step of a few sessions of similar length (all steps of one session
@@ -139,7 +140,7 @@ class IntegratedGradients(Attributor):
         """
         steps_per_block = min(self.steps, self.internal_batch_size)
         sessions_per_block = max(1, self.internal_batch_size // steps_per_block)
-        by_length = keep.sum(dim=1).argsort(stable=True)  # (B,)
+        by_length = lengths.argsort(stable=True)  # (B,)
         for start in range(0, len(by_length), sessions_per_block):
             sessions = by_length[start : start + sessions_per_block]  # (c,)
             for first in range(0, self.steps, steps_per_block):
