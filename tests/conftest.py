@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 import torch
 
 from eventlift.config import Config, ModelConfig
@@ -71,3 +72,12 @@ class LinearReadout(EventTransformer):
 
     def logits_from_embeddings(self, x, keep, need_weights=False):
         return ((x @ self.readout) * keep).sum(dim=1), []
+
+
+@pytest.fixture(scope="session")
+def export_events() -> pd.DataFrame:
+    """A small synthetic log (6 sessions, about 130 events, ms timestamps) to write awkward exports
+    of with :func:`eventlift.data.exports.write_export`; tests must not modify it."""
+    from eventlift.data.synthetic import generate_events
+
+    return generate_events(n_sessions=6, seed=1)[0]

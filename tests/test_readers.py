@@ -14,7 +14,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from eventlift.config import Config
-from eventlift.data.readers import read_events, read_stores
+from eventlift.data.exports import event_codes, id_numbers, write_export
+from eventlift.data.readers import ReadReport, read_events, read_report, read_stores
 from eventlift.data.schema import CANONICAL_COLUMNS
 from eventlift.data.timestamps import parse_timestamps, resolve_epoch_unit
 from eventlift.exceptions import (
@@ -383,7 +384,7 @@ def test_missing_session_column_suggests_deriving_sessions(tmp_path):
     path = tmp_path / "events.csv"
     path.write_text("user,timestamp,event\nu,2024-01-01,x\n")
     with pytest.raises(MissingColumnError) as info:
-        read_events(path, config({"user_id": "user"}))
+        read_events(path, config({"session_id": "session_id", "user_id": "user"}))
     message = str(info.value)
     assert message.startswith(f"{path}: ")
     assert "role 'session_id' is mapped to column 'session_id'" in message
@@ -437,10 +438,11 @@ def test_empty_frames(events):
     [
         ("e.csv", "", DataError, r"e\.csv: the file is empty \(0 bytes\)"),
         ("e.csv", "session_id,timestamp,event\n", EmptyInputError, r"e\.csv: .*no rows"),
-        ("e.csv", "session_id,timestamp,event\na,b,c\na,b,c,d\n", DataError, r"e\.csv: cannot "
-         r"read as CSV.*Expected 3 columns, got 4: a,b,c,d"),
+        ("e.csv", "session_id,timestamp,event\na,b,c\na,b,c,d\n", DataError, r"e\.csv: 1 "
+         r"malformed line\(s\), e\.g\.\n    line 3 has 4 field\(s\), expected 3: 'a,b,c,d'"),
         ("e.parquet", "not parquet at all", DataError, r"e\.parquet: cannot read as Parquet"),
-        ("e.jsonl", '{"a": 1}\n{"a": 2,\n', DataError, r"e\.jsonl: line 2 is not valid JSON"),
+        ("e.jsonl", '{"a": 1}\n{"a": 2,\n', DataError, r"e\.jsonl: 1 malformed line.*\n    "
+         r"line 2 is not valid JSON \(Expecting property name.* at column 9\)"),
         ("e.jsonl", '{"a": 1}\n[1, 2]\n', DataError, r"line 2 holds a JSON list, not an object"),
         ("e.jsonl", "\n\n", EmptyInputError, r"no columns and no rows"),
     ],
@@ -463,7 +465,7 @@ def test_non_utf8_csv(tmp_path):
     path = tmp_path / "e.csv"
     path.write_bytes(b"session_id,timestamp,event\n\xff\xfe,2024-01-01,x\n")
     with pytest.raises(
-        DataError, match=r"e\.csv: cannot read as CSV.*UTF8.*Fix: repair the file \(UTF-8 text"
+        DataError, match=r"(?s)e\.csv: 1 malformed line.*line 2 is not UTF-8 text.*on_bad_lines"
     ):
         read_events(path, config())
 
@@ -535,3 +537,229 @@ def test_compact_reading_gives_the_same_values_as_categoricals(kind, tmp_path):
         assert list(values.cat.categories) == sorted(values.cat.categories), role
         assert values.astype("string").tolist() == plain[role].tolist(), role
     pd.testing.assert_series_equal(compact["timestamp"], plain["timestamp"])
+
+
+# --- exports as real tools write them (files made by eventlift.data.exports) ----------------
+
+EXPORT_COLUMNS = {"user_id": "user_id", "store_id": "store_id", "store_name": "store_name",
+                  "event_category": "event_category"}  # fmt: skip
+COMPARED = ["session_id", "user_id", "timestamp", "event", "event_category", "store_id"]
+
+
+def read_export(path: object, **input_keys: object) -> pd.DataFrame:
+    return read_events(path, config({**EXPORT_COLUMNS, "session_id": "session_id"}, **input_keys))
+
+
+def assert_same_events(frame: pd.DataFrame, events: pd.DataFrame) -> None:
+    """Every compared role holds exactly the generated values, in order."""
+    expected = events.reset_index(drop=True)
+    assert len(frame) == len(expected)
+    for role in COMPARED:
+        got = frame[role].astype(object).where(frame[role].notna(), None).tolist()
+        want = expected[role].astype(object).where(expected[role].notna(), None).tolist()
+        assert got == want, role
+
+
+def test_zone_names_after_the_time_as_analytics_exports_write_them(tmp_path, export_events):
+    (path,) = write_export(export_events, tmp_path / "events.csv", timestamps="zone_name")
+    assert path.read_text().splitlines()[1].split(",")[2].endswith(" UTC")
+    frame = read_export(path)
+    assert_same_events(frame, export_events)
+    assert read_report(frame) == ReadReport(files=1)
+
+
+@pytest.mark.parametrize("style", ["iso", "iso_z", "offset", "iana", "mixed_zones"])
+def test_zoned_text_styles_read_to_the_exact_utc_instants(tmp_path, export_events, style):
+    (path,) = write_export(export_events, tmp_path / "events.csv", timestamps=style)
+    assert_same_events(read_export(path), export_events)
+
+
+def test_naive_local_times_with_the_configured_timezone(tmp_path, export_events):
+    (path,) = write_export(
+        export_events, tmp_path / "events.csv", timestamps="naive", zone="America/New_York"
+    )
+    assert_same_events(read_export(path, timezone="America/New_York"), export_events)
+    shifted = read_export(path)["timestamp"] - export_events["timestamp"]
+    assert set(shifted) == {pd.Timedelta(hours=-4)}  # read as UTC without the key (October)
+
+
+@pytest.mark.parametrize(
+    ("style", "name"),
+    [("epoch_s", "seconds"), ("epoch_ms", "milliseconds"), ("epoch_us", "microseconds"),
+     ("epoch_ns", "nanoseconds")],
+)  # fmt: skip
+def test_epoch_units_in_files_are_detected_and_noted(tmp_path, export_events, style, name):
+    events = export_events
+    if style == "epoch_s":  # whole seconds, as Unix time is sent
+        events = export_events.assign(timestamp=export_events["timestamp"].dt.floor("s"))
+    (path,) = write_export(events, tmp_path / "events.csv", timestamps=style)
+    frame = read_export(path)
+    assert_same_events(frame, events)
+    assert read_report(frame).notes == [
+        f"timestamp column 'timestamp': epoch numbers read as {name} (detected by magnitude; "
+        f"set [input] timestamp_unit to override)."
+    ]
+
+
+def test_a_cut_last_line_is_named_by_default_and_skipped_on_request(tmp_path, export_events):
+    (path,) = write_export(export_events, tmp_path / "events.csv", cut_last_line=True)
+    last = len(export_events) + 1  # the header is line 1
+    with pytest.raises(
+        DataError,
+        match=rf"(?s)events\.csv: 1 malformed line\(s\), e\.g\.\n    line {last} has \d "
+        r"field\(s\), expected 7: .*download stopped early.*on_bad_lines = \"skip\"",
+    ):
+        read_export(path)
+    frame = read_export(path, on_bad_lines="skip")
+    assert_same_events(frame, export_events.iloc[:-1])
+    report = read_report(frame)
+    assert (report.files, report.malformed_lines) == (1, 1)
+    assert report.malformed_line_numbers == [f"line {last}"]
+    assert report.notes == [
+        f'{path}: skipped 1 malformed line(s) (line {last}), as [input] on_bad_lines = "skip" asks.'
+    ]
+
+
+def test_semicolons_bom_and_crlf_as_spreadsheets_write_them(tmp_path, export_events):
+    (path,) = write_export(
+        export_events, tmp_path / "events.csv", delimiter=";", bom=True, crlf=True
+    )
+    assert path.read_bytes().startswith(b"\xef\xbb\xbfsession_id;user_id")
+    frame = read_export(path)
+    assert_same_events(frame, export_events)
+    assert read_report(frame).notes == [
+        f"{path}: fields separated by ';' (detected from the header; set [input] delimiter to "
+        f"override)."
+    ]
+    assert read_report(read_export(path, delimiter=";")).notes == []
+
+
+def test_tab_separated_dump(tmp_path, export_events):
+    (path,) = write_export(export_events, tmp_path / "events.tsv", delimiter="\t")
+    frame = read_export(path)
+    assert_same_events(frame, export_events)
+    assert "fields separated by tabs" in read_report(frame).notes[0]
+
+
+def test_delimiter_key_is_one_character():
+    with pytest.raises(ConfigError, match=r"\[input\] delimiter must be one character.*'ab'"):
+        config(delimiter="ab")
+
+
+@pytest.mark.parametrize("name", ["events.csv.gz", "events.csv.zst", "events.jsonl.gz",
+                                  "events.jsonl.zst"])  # fmt: skip
+def test_compressed_csv_and_json_lines(tmp_path, export_events, name):
+    (path,) = write_export(export_events, tmp_path / name)
+    assert path.read_bytes()[:3] in (b"\x1f\x8b\x08", b"\x28\xb5\x2f")  # gzip, zstd
+    assert_same_events(read_export(path), export_events)
+
+
+@pytest.mark.parametrize("name", ["events.csv.gz", "events.jsonl.zst"])
+def test_a_compressed_file_cut_short_is_a_clear_error_in_both_modes(tmp_path, export_events, name):
+    (path,) = write_export(export_events, tmp_path / name)
+    path.write_bytes(path.read_bytes()[:-40])  # a download interrupted inside the archive
+    for mode in ("error", "skip"):
+        with pytest.raises(DataError, match=r"the compressed file ends early.*download or export"):
+            read_export(path, on_bad_lines=mode)
+
+
+def test_a_folder_and_a_glob_of_compressed_csv_parts_read_as_one_log(tmp_path, export_events):
+    paths = write_export(export_events, tmp_path / "export", parts=3, compression="gz")
+    (tmp_path / "export" / "_SUCCESS").write_text("")
+    assert [p.name for p in paths] == [f"part-0000{i}.csv.gz" for i in range(3)]
+    for source in (tmp_path / "export", str(tmp_path / "export" / "part-*.csv.gz")):
+        frame = read_export(source)
+        assert_same_events(frame, export_events)
+        assert read_report(frame).files == 3
+        assert read_report(frame).notes == [
+            f"{source}: read 3 files as one log, in path order (part-00000.csv.gz to "
+            f"part-00002.csv.gz)."
+        ]
+
+
+def test_a_glob_of_parquet_parts(tmp_path, export_events):
+    write_export(export_events, tmp_path / "events", parts=2, fmt="parquet")
+    assert_same_events(read_export(str(tmp_path / "events" / "*.parquet")), export_events)
+
+
+def test_a_glob_that_matches_nothing(tmp_path):
+    with pytest.raises(DataError, match=r"part-\*\.csv: no file matches this pattern.*path"):
+        read_export(str(tmp_path / "part-*.csv"))
+
+
+def test_malformed_lines_of_parts_are_named_by_file_and_line(tmp_path, export_events):
+    paths = write_export(export_events, tmp_path / "export", parts=2, ragged_lines=[3])
+    with pytest.raises(DataError, match=r"part-00001\.csv: 1 malformed line.*\n    line 3 has 8"):
+        read_export(tmp_path / "export")
+    report = read_report(read_export(tmp_path / "export", on_bad_lines="skip"))
+    assert (report.malformed_lines, report.malformed_line_numbers) == (1, [f"{paths[1]}:3"])
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+def test_float_ids_and_numeric_event_codes_become_the_same_tokens(tmp_path, export_events, fmt):
+    (path,) = write_export(
+        export_events, tmp_path / f"events.{fmt}", float_ids=True, numeric_events=True
+    )
+    frame = read_export(path)
+    for role in ("session_id", "user_id", "store_id"):
+        numbers = id_numbers(export_events[role])
+        expected = [None if pd.isna(n) else str(int(n)) for n in numbers]
+        assert frame[role].astype(object).where(frame[role].notna(), None).tolist() == expected
+    codes = event_codes(export_events)
+    assert frame["event"].tolist() == [str(codes[name]) for name in export_events["event"]]
+
+
+def test_integral_text_loses_the_zero_but_other_text_stays_verbatim():
+    events = pd.DataFrame(
+        {
+            "session_id": ["007", "7", "7.0"],
+            "timestamp": [1, 2, 3],
+            "event": ["4", "4.0", None],
+            "store_id": ["1.50", "2.0", "3"],
+        }
+    )
+    frame = read_events(events, config({"store_id": "store_id"}))
+    assert frame["session_id"].tolist() == ["007", "7", "7"]
+    assert frame["event"].tolist()[:2] == ["4", "4"]
+    assert frame["store_id"].tolist() == ["1.50", "2.0", "3"]  # not all integral: verbatim
+
+
+def test_bad_utf8_lines_in_csv_and_json_lines(tmp_path, export_events):
+    for name in ("events.csv", "events.jsonl"):
+        (path,) = write_export(export_events, tmp_path / name, bad_utf8_lines=[3, 6])
+        with pytest.raises(
+            DataError,
+            match=r"(?s)2 malformed line\(s\).*line 3 is not UTF-8 text\n    line 6 is not UTF-8",
+        ):
+            read_export(path)
+        frame = read_export(path, on_bad_lines="skip")
+        offset = 2 if name.endswith(".csv") else 1  # JSON lines have no header
+        assert_same_events(frame, export_events.drop(index=[3 - offset, 6 - offset]))
+        report = read_report(frame)
+        assert (report.malformed_lines, report.malformed_line_numbers) == (2, ["line 3", "line 6"])
+
+
+def test_broken_json_line(tmp_path, export_events):
+    (path,) = write_export(export_events, tmp_path / "events.jsonl", broken_json_lines=[5])
+    with pytest.raises(
+        DataError, match=r"(?s)events\.jsonl: 1 malformed line.*line 5 is not valid JSON"
+    ):
+        read_export(path)
+    frame = read_export(path, on_bad_lines="skip")
+    assert_same_events(frame, export_events.drop(index=[4]))
+    assert read_report(frame).malformed_line_numbers == ["line 5"]
+
+
+def test_frames_carry_a_report_of_their_notes_and_a_plain_frame_gives_an_empty_one():
+    frame = read_events(small_events(), config(MAPPED))
+    assert read_report(frame) == ReadReport(
+        notes=["timestamp column 'ts': times with UTC offsets converted to UTC."]
+    )
+    assert read_report(pd.DataFrame()) == ReadReport()
+
+
+def test_write_export_is_deterministic(tmp_path, export_events):
+    options = {"timestamps": "mixed_zones", "float_ids": True, "cut_last_line": True, "parts": 2}
+    first = write_export(export_events, tmp_path / "a", compression="gz", **options)
+    second = write_export(export_events, tmp_path / "b", compression="gz", **options)
+    assert [p.read_bytes() for p in first] == [p.read_bytes() for p in second]

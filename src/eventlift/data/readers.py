@@ -4,26 +4,32 @@ Every input ends up in the same shape (:data:`~eventlift.data.schema.CANONICAL_C
 per event, one column per role of the data contract (DESIGN §2) in that order, null where the role
 is not mapped in ``[columns]``, plus ``row_number`` (int64, the 0-based input order that later
 breaks ties in time). Ids, names, categories, details and store fields become pandas ``"string"``
-columns (integer ids read ``"123"``, also when a NaN widened them to float); ``timestamp``
+columns (integer ids read ``"123"``, also when a NaN widened them to float and when a text column
+of integers holds some as ``"123.0"``; text such as ``"007"`` stays verbatim); ``timestamp``
 becomes naive UTC ``datetime64[us]`` (see :mod:`eventlift.data.timestamps`). Nothing is dropped or
-reordered here: null event names, duplicates and ties are left for the sessions stage to count.
-Opening the sources themselves lives in :mod:`eventlift.data.sources`.
+reordered here but malformed file lines that ``[input] on_bad_lines = "skip"`` lets go: null event
+names, duplicates and ties are left for the sessions stage to count. What the reading decided
+(files combined, a detected delimiter or epoch unit, zones converted, lines skipped) travels
+with the frame as a :class:`ReadReport` (as a dict) in ``frame.attrs["read_report"]``. Opening
+the sources themselves lives in :mod:`eventlift.data.sources`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import decimal
 import difflib
 import logging
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from eventlift.config import ColumnsConfig, Config
+from eventlift.config import DEFAULT_SESSION_COLUMN, ColumnsConfig, Config
 from eventlift.data.categorical import as_categorical
 from eventlift.data.schema import CANONICAL_COLUMNS, ROLES, ROW_NUMBER
 from eventlift.data.sources import Source, found_columns, open_file, open_source
@@ -37,11 +43,42 @@ from eventlift.exceptions import (
 )
 from eventlift.memory import release_freed_memory
 
-__all__ = ["read_events", "read_stores"]
+__all__ = ["ReadReport", "as_text", "is_integral_text", "read_events", "read_report", "read_stores"]
 
 logger = logging.getLogger(__name__)
 
 _REQUIRED = {"timestamp": "event-time", "event": "event-name"}
+_INTEGRAL_TEXT = r"[+-]?\d+(?:\.0+)?"  # "266079" or "266079.0": integers, some widened to float
+_SHOWN_LINES = 10
+
+
+@dataclass(frozen=True)
+class ReadReport:
+    """What reading the input did, for the run summary and the console.
+
+    Attributes
+    ----------
+    files : int
+        Files read (0 for a frame, an Arrow table or a query).
+    malformed_lines : int
+        Malformed lines dropped under ``[input] on_bad_lines = "skip"``.
+    malformed_line_numbers : list of str
+        The first of them (at most 10): ``"line N"`` for one file, ``"path:N"`` for several.
+    notes : list of str
+        One sentence per decision the reader made for the user: files combined, a detected
+        delimiter or epoch unit, time zones converted, lines skipped.
+    """
+
+    files: int = 0
+    malformed_lines: int = 0
+    malformed_line_numbers: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def read_report(frame: pd.DataFrame) -> ReadReport:
+    """The :class:`ReadReport` that :func:`read_events` attached to ``frame`` (empty if none)."""
+    report = frame.attrs.get("read_report")
+    return ReadReport(**report) if isinstance(report, dict) else ReadReport()
 
 
 def read_events(
@@ -68,7 +105,8 @@ def read_events(
     -------
     pandas.DataFrame
         Columns exactly :data:`~eventlift.data.schema.CANONICAL_COLUMNS`, one row per input event
-        in input order, ``row_number`` = 0..n-1.
+        in input order, ``row_number`` = 0..n-1; ``attrs["read_report"]`` holds the
+        :class:`ReadReport` (see :func:`read_report`).
 
     Raises
     ------
@@ -82,12 +120,14 @@ def read_events(
     TimestampError
         Some timestamps are null or cannot be parsed.
     DataError
-        The file does not exist, is empty or unreadable, or the query fails.
+        The file does not exist, is empty or unreadable, has malformed lines (unless
+        ``[input] on_bad_lines = "skip"``), or the query fails.
     """
-    mapping = _role_mapping(config.columns)
     opened = open_source(source, config.input)
     if not opened.columns:
         raise EmptyInputError(f"{opened.label}: the input holds no columns and no rows.")
+    # a left-out session_id reads the column "session_id" when there is one, else derives
+    mapping = _role_mapping(config.columns.resolve(DEFAULT_SESSION_COLUMN in opened.columns))
     _check_columns(opened, mapping)
     wanted = list(dict.fromkeys(mapping.values()))
     text_columns = [name for role, name in mapping.items() if role != "timestamp"]
@@ -98,16 +138,21 @@ def read_events(
             f"{opened.label}: the input has columns but no rows. Fix: point [input] at a "
             f"non-empty export (check the query's filters or the file)."
         )
-    canonical = {}
+    canonical, notes = {}, list(opened.notes)
     for role in ROLES:
         if role == "timestamp":
             name = mapping[role]
             canonical[role] = parse_timestamps(
-                frame[name], column=name, unit=config.input.timestamp_unit, source=opened.label
+                frame[name],
+                column=name,
+                unit=config.input.timestamp_unit,
+                source=opened.label,
+                timezone=config.input.timezone,
+                notes=notes,
             )
         elif role in mapping:
             values = frame[mapping[role]]
-            canonical[role] = _as_categorical_text(values) if compact else _as_strings(values)
+            canonical[role] = _as_categorical_text(values) if compact else as_text(values)
         else:
             canonical[role] = pd.Series(pd.NA, index=pd.RangeIndex(len(frame)), dtype="string")
             if compact:
@@ -117,7 +162,30 @@ def read_events(
     del frame
     if compact:  # hand the read buffers back: Arrow's pool keeps freed memory otherwise
         release_freed_memory()
-    return pd.DataFrame(canonical, columns=list(CANONICAL_COLUMNS))
+    events = pd.DataFrame(canonical, columns=list(CANONICAL_COLUMNS))
+    # plain data in attrs: pandas copies it with the frame and Arrow/Spark serialise it as JSON
+    events.attrs["read_report"] = dataclasses.asdict(_report(opened, notes))
+    return events
+
+
+def _report(opened: Source, notes: list[str]) -> ReadReport:
+    """The :class:`ReadReport` of a read: the source's files and faults, and every note."""
+    faults = opened.faults.by_file
+    where = [
+        f"line {line}" if opened.files == 1 else f"{path}:{line}"
+        for path, (_, first) in faults.items()
+        for line, _ in first
+    ][:_SHOWN_LINES]
+    count = opened.faults.count
+    if count:
+        notes = [
+            *notes,
+            f"{opened.label}: skipped {count} malformed line(s) ({', '.join(where[:5])}"
+            f'{", ..." if count > 5 else ""}), as [input] on_bad_lines = "skip" asks.',
+        ]
+    for note in notes:
+        logger.info(note)
+    return ReadReport(opened.files, count, where, notes)
 
 
 def read_stores(path: str | Path) -> pd.DataFrame:
@@ -153,7 +221,7 @@ def read_stores(path: str | Path) -> pd.DataFrame:
     frame = opened.load(None, {"store_id"}).reset_index(drop=True)
     if len(frame) == 0:
         raise EmptyInputError(f"{opened.label}: the stores table has no rows.")
-    frame["store_id"] = _as_strings(frame["store_id"])
+    frame["store_id"] = as_text(frame["store_id"])
     counts = frame["store_id"].value_counts()
     repeated = counts[counts > 1]
     if len(repeated):
@@ -229,11 +297,11 @@ def _suggest(name: str, role: str, columns: Iterable) -> str:
 
 
 def _as_categorical_text(values: pd.Series) -> pd.Series:
-    """:func:`_as_strings` as a categorical with sorted categories; a categorical input is
+    """:func:`as_text` as a categorical with sorted categories; a categorical input is
     converted once per category, never once per event."""
     if not isinstance(values.dtype, pd.CategoricalDtype):
-        return as_categorical(_as_strings(values))
-    text = _as_strings(pd.Series(values.cat.categories))  # (C,) the categories as text
+        return as_categorical(as_text(values))
+    text = as_text(pd.Series(values.cat.categories))  # (C,) the categories as text
     codes, uniques = pd.factorize(text, sort=True)  # distinct texts; a null text gets -1
     lookup = np.append(codes, -1)  # code -1 (a null event) stays null
     return pd.Series(
@@ -243,8 +311,14 @@ def _as_categorical_text(values: pd.Series) -> pd.Series:
     )
 
 
-def _as_strings(values: pd.Series) -> pd.Series:
-    """Any column -> pandas ``"string"`` with NA for nulls; integral numbers print as integers."""
+def as_text(values: pd.Series, *, integral: bool | None = None) -> pd.Series:
+    """Any column -> pandas ``"string"`` with NA for nulls; integral numbers print as integers.
+
+    ``integral`` is whether the whole column holds integers written as text, some as ``"4.0"``
+    (see :func:`is_integral_text`); None decides it from ``values``. A caller that sees a column
+    in parts (Spark batches) decides once for the whole column and passes the answer, so every
+    part reads alike.
+    """
     values = values.reset_index(drop=True)
     if isinstance(values.dtype, pd.ArrowDtype):
         values = pa.array(values).to_pandas()
@@ -252,15 +326,30 @@ def _as_strings(values: pd.Series) -> pd.Series:
         values = values.astype(object)
     dtype = values.dtype
     if pd.api.types.is_float_dtype(dtype):
-        return _floats_as_strings(values.to_numpy(dtype="float64", na_value=np.nan))
+        return _floatsas_text(values.to_numpy(dtype="float64", na_value=np.nan))
     if not pd.api.types.is_object_dtype(dtype):
-        return values.astype("string")  # integers, booleans, strings, datetimes
-    if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty", "integer", "boolean"):
-        return values.astype("string")
-    return pd.Series(pd.array([_scalar_text(v) for v in values], dtype="string"))
+        text = values.astype("string")  # integers, booleans, strings, datetimes
+    elif pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty", "integer", "boolean"):
+        text = values.astype("string")
+    else:
+        text = pd.Series(pd.array([_scalar_text(v) for v in values], dtype="string"))
+    if integral is None:
+        integral = is_integral_text(text)
+    return text.str.replace(r"\.0+$", "", regex=True) if integral else text
 
 
-def _floats_as_strings(values: np.ndarray) -> pd.Series:
+def is_integral_text(text: pd.Series) -> bool:
+    """Whether every non-null value of a text column is an integer, some written ``"4.0"``.
+
+    Exports write integer ids and codes that passed through a float column that way, in whole
+    or in part (``"4"`` and ``"4.0"`` in one column); both must become the token ``"4"``. Any
+    other text (``"007"``, ``"1.50"``, names) is left verbatim.
+    """
+    present = text.dropna()
+    return bool(len(present)) and bool(present.str.fullmatch(_INTEGRAL_TEXT).all())
+
+
+def _floatsas_text(values: np.ndarray) -> pd.Series:
     """Float column (shape ``(n,)``) -> text; ``123.0`` -> ``"123"``, NaN -> NA."""
     null = np.isnan(values)
     with np.errstate(invalid="ignore"):

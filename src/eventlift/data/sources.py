@@ -1,21 +1,25 @@
 """Open event sources: files (CSV, Parquet, JSON lines, nested or flat), frames and SQL queries.
 
 Each opener returns a :class:`Source`: a label for messages, the column names, and a loader that
-reads only the columns asked for, so a wide export is never read whole. CSV files are read as
-text, so ids such as ``"007"`` keep their leading zeros; a CSV column whose every value looks like
-``123.0`` (integers that a NaN widened to float before export) reads ``"123"``. JSON lines may
-be nested (``[input] nested_events``): one object per line holding a list of event objects, whose
-outer fields are repeated onto each event. A query runs against a DuckDB file, or against any
-SQLAlchemy URL through :mod:`eventlift.data.warehouse` (streamed in batches, read once).
+reads only the columns asked for, so a wide export is never read whole. A path may name one file,
+a folder of files or a glob pattern (``events/*.parquet``, ``part-*.csv.gz``): the files of a
+partitioned export are read as one log, in sorted path order, skipping hidden and ``_``-prefixed
+files (``_SUCCESS``). CSV and JSON lines may be gzip- or Zstandard-compressed; their parsing, and
+what happens to malformed lines, lives in :mod:`eventlift.data.textfiles`. CSV columns are read
+as text, so ids such as ``"007"`` keep their leading zeros. JSON lines may be nested (``[input]
+nested_events``): one object per line holding a list of event objects, whose outer fields are
+repeated onto each event. A query runs against a DuckDB file, or against any SQLAlchemy URL
+through :mod:`eventlift.data.warehouse` (streamed in batches, read once).
 """
 
 from __future__ import annotations
 
-import gzip
-import json
+import dataclasses
+import glob
 import os
+import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -23,10 +27,16 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 import pyarrow.dataset as pads
 
 from eventlift.config import InputConfig
+from eventlift.data.textfiles import (
+    LineFaults,
+    csv_header,
+    detect_delimiter,
+    read_csv_table,
+    read_json_lines,
+)
 from eventlift.exceptions import (
     ConfigError,
     DataError,
@@ -40,16 +50,15 @@ __all__ = ["Source", "found_columns", "open_file", "open_source"]
 
 _FORMATS_BY_SUFFIX = {
     ".csv": "csv",
+    ".tsv": "csv",
     ".parquet": "parquet",
     ".pq": "parquet",
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
     ".json": "jsonl",
 }
-
-# A text column whose every value looks like this held integers widened to float by a NaN before
-# export ("123.0"); it is read as the integers. Text such as "007" is kept verbatim.
-_WIDENED_INTEGER = r"^[+-]?\d+\.0+$"
+_COMPRESSED = (".gz", ".zst", ".zstd")
+_DELIMITER_NAMES = {";": "';'", "\t": "tabs", "|": "'|'"}
 
 
 def found_columns(columns: list) -> str:
@@ -67,22 +76,28 @@ class Source:
     None); formats without column types (CSV) read the names in ``text`` as text and infer the
     others. Text columns named in ``categorical`` come back as pandas categoricals where the
     format allows (Parquet reads them dictionary-encoded, never holding every value as a string;
-    Arrow tables encode them before conversion).
+    Arrow tables encode them before conversion). ``files`` counts the files read, ``notes``
+    holds one sentence per decision made for the user (a detected delimiter, files combined) and
+    ``faults`` the malformed lines skipped, filled in as the files are read.
     """
 
     label: str
     columns: list
     load: Callable[..., pd.DataFrame]
+    files: int = 0
+    notes: list[str] = field(default_factory=list)
+    faults: LineFaults = field(default_factory=LineFaults)
 
 
 def open_source(source: str | Path | pd.DataFrame | pa.Table | None, config: InputConfig) -> Source:
     """Dispatch on the kind of source; flatten nested events when configured."""
     nested = config.nested_events
+    options = {"on_bad_lines": config.on_bad_lines, "delimiter": config.delimiter}
     if source is None:
         if config.query:
             opened = _query_source(config)
         elif config.path:
-            return open_file(Path(config.path), config.format, nested)
+            return open_file(Path(config.path), config.format, nested, **options)
         else:
             raise ConfigError(
                 "no events to read: pass a file path or a DataFrame, or set [input] path = "
@@ -93,7 +108,7 @@ def open_source(source: str | Path | pd.DataFrame | pa.Table | None, config: Inp
     elif isinstance(source, pa.Table):
         opened = _arrow_source(source, "<Arrow table>")
     elif isinstance(source, str | os.PathLike):
-        return open_file(Path(source), config.format, nested)
+        return open_file(Path(source), config.format, nested, **options)
     else:
         raise DataError(
             f"cannot read events from a {type(source).__name__}: pass a file path, a pandas "
@@ -105,11 +120,16 @@ def open_source(source: str | Path | pd.DataFrame | pa.Table | None, config: Inp
 def _flattened(opened: Source, field: str) -> Source:
     """A source whose rows hold lists of events, turned into one row per event."""
     records = opened.load(None, set()).to_dict("records")
-    return _frame_source(_flatten(enumerate(records), field, opened.label, "row"), opened.label)
+    frame = _flatten(enumerate(records), field, opened.label, "row")
+    return dataclasses.replace(opened, columns=list(frame.columns), load=_frame_loader(frame))
+
+
+def _frame_loader(frame: pd.DataFrame) -> Callable[..., pd.DataFrame]:
+    return lambda columns, text, categorical=(): frame
 
 
 def _frame_source(frame: pd.DataFrame, label: str) -> Source:
-    return Source(label, list(frame.columns), lambda columns, text, categorical=(): frame)
+    return Source(label, list(frame.columns), _frame_loader(frame))
 
 
 def _arrow_source(table: pa.Table, label: str) -> Source:
@@ -128,98 +148,162 @@ def _arrow_source(table: pa.Table, label: str) -> Source:
     return Source(label, list(table.column_names), load)
 
 
-def open_file(path: Path, fmt: str, nested: str | None = None, key: str = "path") -> Source:
-    """Open a file (or a folder of Parquet files) without reading more than its header.
+def open_file(
+    path: Path,
+    fmt: str,
+    nested: str | None = None,
+    key: str = "path",
+    *,
+    on_bad_lines: str = "error",
+    delimiter: str | None = None,
+) -> Source:
+    """Open a file, a folder of files or a glob pattern without reading more than headers.
 
-    ``key`` is the ``[input]`` key that named the file, for the message when it does not exist.
+    ``key`` is the ``[input]`` key that named the path, for the message when nothing is there;
+    ``on_bad_lines`` ("error" or "skip") and ``delimiter`` (None: detected) apply to CSV and
+    JSON lines.
     """
     label = str(path)
+    fmt, paths = _common_format(_expand(path, key), fmt, label)
+    if len(paths) > 1:
+        paths = [p for p in paths if p.stat().st_size > 0] or paths[:1]  # empty parts hold nothing
+    if paths[0].stat().st_size == 0:
+        raise DataError(f"{paths[0]}: the file is empty (0 bytes). Fix: export the events again.")
+    notes = []
+    if len(paths) > 1:
+        notes.append(
+            f"{label}: read {len(paths)} files as one log, in path order ({paths[0].name} to "
+            f"{paths[-1].name})."
+        )
+    faults = LineFaults()
+    if fmt == "jsonl":
+        frame = _json_frame(paths, nested, label, on_bad_lines, faults)
+        opened = _frame_source(frame, label)
+    elif fmt == "parquet":
+        opened = _parquet_source(paths, label)
+    else:
+        opened = _csv_source(paths, label, delimiter, on_bad_lines, faults, notes)
+    opened = dataclasses.replace(opened, files=len(paths), notes=notes, faults=faults)
+    return _flattened(opened, nested) if nested and fmt != "jsonl" else opened
+
+
+def _expand(path: Path, key: str) -> list[Path]:
+    """The files a path names: itself, a folder's data files, or a pattern's matches, sorted."""
+    text = str(path)
+
+    def visible(candidate: Path, base: Path) -> bool:
+        parts = candidate.relative_to(base).parts if candidate != base else (candidate.name,)
+        return candidate.is_file() and not any(p.startswith((".", "_")) for p in parts)
+
+    if re.search(r"[*?[]", text) and not path.exists():
+        matches = sorted(Path(p) for p in glob.glob(text, recursive=True))
+        matches = [p for p in matches if visible(p, p.parent)]
+        if not matches:
+            raise DataError(
+                f"{text}: no file matches this pattern. Fix: check [input] {key} (relative "
+                f"paths in a config file resolve against the config file's folder)."
+            )
+        return matches
     if not path.exists():
         raise DataError(
-            f"{label}: file does not exist. Fix: check [input] {key} (relative paths in a config "
+            f"{text}: file does not exist. Fix: check [input] {key} (relative paths in a config "
             f"file resolve against the config file's folder)."
         )
-    fmt = _detect_format(path, fmt)
-    if path.is_file() and path.stat().st_size == 0:
-        raise DataError(f"{label}: the file is empty (0 bytes). Fix: export the events again.")
-    if fmt == "jsonl":
-        records = _json_lines(path)
-        if nested:
-            return _frame_source(_flatten(records, nested, label, "line"), label)
-        return _frame_source(pd.DataFrame.from_records([r for _, r in records]), label)
-    opened = _parquet_source(path) if fmt == "parquet" else _csv_source(path)
-    return _flattened(opened, nested) if nested else opened
-
-
-def _detect_format(path: Path, fmt: str) -> str:
-    if fmt != "auto":
-        return fmt
     if path.is_dir():
-        if any(path.rglob("*.parquet")):
-            return "parquet"
+        files = sorted(p for p in path.rglob("*") if visible(p, path))
+        if not files:
+            raise DataError(f"{text}: the folder holds no files. Fix: check [input] {key}.")
+        return files
+    return [path]
+
+
+def _common_format(paths: list[Path], fmt: str, label: str) -> tuple[str, list[Path]]:
+    """The one format of ``paths``, and the paths of that format (a folder may hold others)."""
+    if fmt != "auto":
+        return fmt, paths
+    if len(paths) == 1:
+        return _detect_format(paths[0]), paths
+    formats = {p: _detect_format(p, strict=False) for p in paths}
+    found = sorted({f for f in formats.values() if f})
+    if len(found) != 1:
         raise DataError(
-            f"{path}: a folder without .parquet files. Fix: point [input] path at a file, or at "
-            f"a folder of Parquet files."
+            f"{label}: the files are not of one format (found {', '.join(found) or 'none'}). "
+            f"Fix: point [input] path at files of one format (a glob such as "
+            f'"events/*.parquet" selects them), or set [input] format.'
         )
+    return found[0], [p for p in paths if formats[p]]
+
+
+def _detect_format(path: Path, strict: bool = True) -> str | None:
     suffixes = [s.lower() for s in path.suffixes]
-    if suffixes and suffixes[-1] == ".gz":
+    if suffixes and suffixes[-1] in _COMPRESSED:
         suffixes.pop()
     if suffixes and suffixes[-1] in _FORMATS_BY_SUFFIX:
         return _FORMATS_BY_SUFFIX[suffixes[-1]]
+    if not strict:
+        return None
     raise DataError(
         f"{path}: cannot tell the format from the suffix {path.suffix!r}. Fix: use .csv, "
         f'.parquet or .jsonl, or set [input] format = "csv", "parquet" or "jsonl".'
     )
 
 
-def _csv_source(path: Path) -> Source:
-    """CSV through Arrow's parser: the header now, columns on demand; ``text`` columns stay text."""
-    parse = pacsv.ParseOptions(newlines_in_values=True)
-
-    def failure(exc: Exception) -> DataError:
-        return DataError(
-            f"{path}: cannot read as CSV ({exc}). Fix: repair the file (UTF-8 text, one header "
-            f"line, the same number of fields on every line), or set [input] format if it is "
-            f"not CSV."
+def _csv_source(
+    paths: list[Path],
+    label: str,
+    delimiter: str | None,
+    on_bad_lines: str,
+    faults: LineFaults,
+    notes: list[str],
+) -> Source:
+    """CSV files through Arrow: headers now, columns on demand; ``text`` columns stay text."""
+    separators = {path: delimiter or detect_delimiter(path) for path in paths}
+    detected = sorted(set(separators.values()) - {","}) if delimiter is None else []
+    if detected:
+        shown = " and ".join(_DELIMITER_NAMES.get(d, repr(d)) for d in detected)
+        notes.append(
+            f"{label}: fields separated by {shown} (detected from the header; set [input] "
+            f"delimiter to override)."
         )
-
-    try:
-        names = pacsv.open_csv(path, parse_options=parse).schema.names
-    except (pa.ArrowException, OSError) as exc:
-        raise failure(exc) from None
+    names = csv_header(paths[0], separators[paths[0]])
 
     def load(columns: list | None, text: set[str], categorical: Iterable[str] = ()) -> pd.DataFrame:
-        convert = pacsv.ConvertOptions(
-            include_columns=columns or [],
-            column_types={name: pa.string() for name in text if name in names},
-            strings_can_be_null=True,
-        )
-        try:
-            table = pacsv.read_csv(path, parse_options=parse, convert_options=convert)
-        except (pa.ArrowException, OSError) as exc:
-            raise failure(exc) from None
-        for index, name in enumerate(table.column_names):
-            column = table.column(index)
-            widened = (
-                name in text
-                and column.null_count < len(column)
-                and pc.all(pc.match_substring_regex(column, _WIDENED_INTEGER)).as_py()
+        tables = []
+        for path in paths:
+            header = names if path == paths[0] else csv_header(path, separators[path])
+            missing = [c for c in columns or [] if c not in header]
+            if missing:
+                raise MissingColumnError(
+                    f"{path}: this part of {label} lacks the column(s) "
+                    f"{', '.join(map(repr, missing))}. {found_columns(header)} Fix: export every "
+                    f"part with the same columns."
+                )
+            table = read_csv_table(
+                path,
+                columns,
+                text,
+                delimiter=separators[path],
+                on_bad_lines=on_bad_lines,
+                faults=faults,
             )
-            if widened:
-                stripped = pc.replace_substring_regex(column, r"\.0+$", "")
-                table = table.set_column(index, name, stripped)
-        return _arrow_source(table, str(path)).load(None, text, categorical)
+            tables.append(table)
+        try:
+            table = pa.concat_tables(tables, promote_options="permissive")
+        except (pa.ArrowException, ValueError) as exc:
+            raise DataError(f"{label}: the parts do not combine into one table ({exc}).") from None
+        return _arrow_source(table, label).load(None, text, categorical)
 
-    return Source(str(path), names, load)
+    return Source(label, names, load)
 
 
-def _parquet_source(path: Path) -> Source:
+def _parquet_source(paths: list[Path], label: str) -> Source:
+    files = [str(path) for path in paths]
     try:
-        dataset = pads.dataset(path, format="parquet")
+        dataset = pads.dataset(files, format="parquet")
         names = list(dataset.schema.names)
     except (pa.ArrowException, OSError) as exc:
         raise DataError(
-            f"{path}: cannot read as Parquet ({exc}). Fix: export the file again, or set "
+            f"{label}: cannot read as Parquet ({exc}). Fix: export the file again, or set "
             f"[input] format if it is not Parquet."
         ) from None
 
@@ -227,42 +311,28 @@ def _parquet_source(path: Path) -> Source:
         chosen = dataset
         if categorical:  # text columns straight into dictionary arrays
             options = pads.ParquetFileFormat(read_options={"dictionary_columns": list(categorical)})
-            chosen = pads.dataset(path, format=options)
+            chosen = pads.dataset(files, format=options)
         try:
             table = chosen.to_table(columns=columns)
         except (pa.ArrowException, OSError) as exc:
-            raise DataError(f"{path}: cannot read the Parquet data ({exc}).") from None
-        return _arrow_source(table, str(path)).load(None, text, categorical)
+            raise DataError(f"{label}: cannot read the Parquet data ({exc}).") from None
+        return _arrow_source(table, label).load(None, text, categorical)
 
-    return Source(str(path), names, load)
+    return Source(label, names, load)
 
 
-def _json_lines(path: Path) -> list[tuple[int, dict]]:
-    """Parse a JSON lines file into (line number, object) pairs, naming the first bad line."""
-    opener = gzip.open if path.suffix.lower() == ".gz" else open
-    records = []
-    try:
-        with opener(path, "rt", encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise DataError(
-                        f"{path}: line {number} is not valid JSON ({exc.msg} at column "
-                        f"{exc.colno}): {line.strip()[:80]!r}. Fix: each line must hold one JSON "
-                        f"object; repair or remove that line."
-                    ) from None
-                if not isinstance(record, dict):
-                    raise DataError(
-                        f"{path}: line {number} holds a JSON {type(record).__name__}, not an "
-                        f"object: {line.strip()[:80]!r}. Fix: write one object per line."
-                    )
-                records.append((number, record))
-    except (UnicodeDecodeError, OSError, EOFError) as exc:
-        raise DataError(f"{path}: cannot read as JSON lines ({exc}).") from None
-    return records
+def _json_frame(
+    paths: list[Path], nested: str | None, label: str, on_bad_lines: str, faults: LineFaults
+) -> pd.DataFrame:
+    """The JSON lines files as one frame (flattened when nested); positions name file and line."""
+    records: list[tuple[object, dict]] = []
+    for path in paths:
+        lines = read_json_lines(path, on_bad_lines=on_bad_lines, faults=faults)
+        where = (lambda n: n) if len(paths) == 1 else (lambda n, p=path: f"{p}:{n}")
+        records.extend((where(number), record) for number, record in lines)
+    if nested:
+        return _flatten(records, nested, label, "line")
+    return pd.DataFrame.from_records([record for _, record in records])
 
 
 def _flatten(
