@@ -178,10 +178,10 @@ def test_write_false_leaves_no_files(tmp_path):
     }
     result = eventlift.run(random_log(200), config, write=False)
     assert result.files == {} and not (tmp_path / "nothing").exists()
+    assert list(result.summary["skipped_outputs"]) == ["store_attribution"]  # no store_id
     assert set(result.tables) == {
         "event_type",
         "position",
-        "store",
         "event_position",
         "event_position_matrix",
         "triangulation",

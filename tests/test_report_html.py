@@ -29,6 +29,7 @@ from report_run import (
 
 MODE = "no_funnel"
 SECTIONS = (
+    "warnings",  # the run is small: too few conversions for a reliable AUC
     "facts",
     "metrics",
     "leakage",

@@ -61,6 +61,7 @@ def two_runs(pg_url, module_schema, tmp_path_factory):
     config = Config.from_dict(
         {
             "columns": {
+                "session_id": "session_id",  # as given is as resolved: the hash compares
                 "user_id": "user_id",
                 "event_category": "event_category",
                 "store_id": "store_id",

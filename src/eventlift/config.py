@@ -12,6 +12,7 @@ import itertools
 import sys
 import types
 import typing
+import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -24,6 +25,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 __all__ = [
+    "DEFAULT_SESSION_COLUMN",
     "MODES",
     "AttributionConfig",
     "ColumnsConfig",
@@ -46,22 +48,35 @@ MODES = ("no_funnel", "with_funnel")
 class InputConfig:
     """Where the events come from (a file, or a SQL query against a DuckDB file or a URL)."""
 
-    path: str | None = None  # CSV, Parquet or JSON lines; format from the suffix unless `format`
+    path: str | None = None  # a file, a folder of files or a glob such as "events/*.parquet"
     format: Literal["auto", "csv", "parquet", "jsonl"] = "auto"
     query: str | None = None  # SQL run against `database` instead of reading `path`
     database: str | None = None  # DuckDB file or SQLAlchemy URL for `query`
     fetch_rows: int = 50_000  # rows fetched per round trip when streaming a query's result
-    timestamp_unit: Literal["auto", "s", "ms"] = "auto"  # for epoch numbers
+    timestamp_unit: Literal["auto", "s", "ms", "us", "ns"] = "auto"  # for epoch numbers
+    timezone: str | None = None  # IANA zone of naive timestamps (None: they are UTC)
+    on_bad_lines: Literal["error", "skip"] = "error"  # malformed CSV / JSON lines
+    delimiter: str | None = None  # CSV field separator; None detects it from the header
     nested_events: str | None = None  # JSON lines with one object per session: the list field
     stores: str | None = None  # optional store dimension table (CSV/Parquet), joined on store_id
     max_sessions: int | None = None  # keep a reproducible sample of this many sessions (or users)
 
 
+DEFAULT_SESSION_COLUMN = "session_id"
+
+
 @dataclass(frozen=True)
 class ColumnsConfig:
-    """Maps the roles of the data contract onto the user's column names."""
+    """Maps the roles of the data contract onto the user's column names.
 
-    session_id: str | None = "session_id"
+    Every role but ``timestamp`` and ``event`` is optional: None or ``""`` leaves it unmapped.
+    ``session_id`` left out (None) means "the column ``session_id`` when the input has one,
+    else sessions derived from ``user_id`` by inactivity"; :meth:`resolve` settles it once
+    against the input, so that every later step sees one value: a column name, or ``""`` for
+    derived sessions.
+    """
+
+    session_id: str | None = None
     user_id: str | None = None
     timestamp: str = "timestamp"
     event: str = "event"
@@ -69,6 +84,30 @@ class ColumnsConfig:
     event_detail: str | None = None
     store_id: str | None = None
     store_name: str | None = None
+
+    def resolve(self, has_session_column: bool) -> ColumnsConfig:
+        """This mapping with a left-out ``session_id`` settled.
+
+        Parameters
+        ----------
+        has_session_column
+            Whether the input holds the default column ``session_id`` (or, for a canonical
+            event frame, any session id at all).
+
+        Returns
+        -------
+        ColumnsConfig
+            ``self`` when ``session_id`` was set (an explicit name stays, and a missing column is
+            the reader's error); else ``session_id = "session_id"`` when that column exists or
+            no ``user_id`` is mapped (the reader then names the missing column and the fix), and
+            ``session_id = ""`` (sessions derived from ``user_id``) otherwise.
+        """
+        if self.session_id is not None:
+            return self
+        others = {getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "session_id"}
+        usable = has_session_column and DEFAULT_SESSION_COLUMN not in others  # not another role's
+        derive = bool(self.user_id) and not usable
+        return dataclasses.replace(self, session_id="" if derive else DEFAULT_SESSION_COLUMN)
 
 
 @dataclass(frozen=True)
@@ -258,6 +297,7 @@ class Config:
                 f"[input] max_sessions must be positive (or left out for all sessions), got "
                 f"{self.input.max_sessions}."
             )
+        self._check_input()
         if not 0 <= self.model.dropout < 1:
             raise ConfigError(f"[model] dropout must be in [0, 1), got {self.model.dropout}.")
         if self.input.path and self.input.query:
@@ -268,6 +308,25 @@ class Config:
                 "postgresql+psycopg://user@host:5432/analytics to run it against."
             )
         self._check_databases()
+
+    def _check_input(self) -> None:
+        """The zone name exists and the delimiter is one character, before any file is read."""
+        zone = self.input.timezone
+        if zone is not None:
+            try:
+                zoneinfo.ZoneInfo(zone)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                raise ConfigError(
+                    f"[input] timezone: {zone!r} is not a time zone name. Fix: use an IANA name "
+                    f'such as "Europe/Berlin", "America/New_York" or "UTC" (the zone of '
+                    f"timestamps written without one)."
+                ) from None
+        delimiter = self.input.delimiter
+        if delimiter is not None and (len(delimiter) != 1 or delimiter in '\r\n"'):
+            raise ConfigError(
+                f'[input] delimiter must be one character such as ",", ";" or "\\t", '
+                f"got {delimiter!r}."
+            )
 
     def _check_databases(self) -> None:
         """Database targets look like paths or URLs; names that reach SQL are identifiers."""

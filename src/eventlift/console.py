@@ -8,8 +8,10 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -17,7 +19,7 @@ if TYPE_CHECKING:
     from eventlift.demo import DemoResult
     from eventlift.result import RunResult
 
-__all__ = ["RichProgress", "demo_table", "method_recovery_table", "run_table"]
+__all__ = ["RichProgress", "demo_table", "method_recovery_table", "run_notes", "run_table"]
 
 
 class RichProgress:
@@ -39,7 +41,7 @@ class RichProgress:
             yield lambda n=1: bar.advance(task_id, n)
 
     def note(self, message: str) -> None:
-        self.console.print(f"[dim]{message}[/]", highlight=False)
+        self.console.print(f"[dim]{escape(message)}[/]", highlight=False)  # "[columns]" is text
 
 
 def _number(value: object, spec: str = ".3f") -> str:
@@ -82,6 +84,20 @@ def run_table(result: RunResult, top_n: int = 5) -> Table:
     for name, value in rows:
         table.add_row(name, value)
     return table
+
+
+def run_notes(result: RunResult) -> list[Text]:
+    """The run's warnings and left-out tables, one line each, as the report shows them."""
+    summary = result.summary
+    lines = [
+        Text.assemble(("warning: ", "bold yellow"), warning["message"])
+        for warning in summary.get("warnings", [])
+    ]
+    lines += [
+        Text.assemble((f"left out {stem}: ", "bold"), why)
+        for stem, why in summary.get("skipped_outputs", {}).items()
+    ]
+    return lines
 
 
 def demo_table(demo: DemoResult) -> Table:

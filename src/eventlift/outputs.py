@@ -12,6 +12,10 @@ Layout under ``[output] dir``::
     plots/attention_attribution_analysis_<mode>.png
     eventlift.duckdb                                          the same tables
 
+A table the run's roles cannot fill (the store table without ``[columns] store_id``) is not
+written, and one left by an earlier run is removed from the folder and the database; the run
+summary's ``skipped_outputs`` says why.
+
 Every file is written under a temporary name and moved into place when complete. The event-level
 table is streamed to its files in chunks of sessions (:mod:`eventlift.sinks.event_level`) and
 loaded into the database from its Parquet file, so it is never held whole in memory.
@@ -27,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from eventlift.config import Config
+from eventlift.data.encode import vocabulary_coverage
 from eventlift.model.checkpoint import save_checkpoint
 from eventlift.model.trainer import TrainResult
 from eventlift.report.plots import plot_attribution_panels
@@ -101,6 +106,10 @@ def write_outputs(result: RunResult, config: Config) -> dict[str, Path]:
     written = {key: names for key, names in TABLE_FILES.items() if key in result.tables}
     for key, (stem, _) in written.items():
         files[key] = write_csv(result.tables[key], root / "outputs" / f"{stem}_{mode}.csv")
+    skipped = result.summary.get("skipped_outputs", {})
+    left_out = {key: names for key, names in TABLE_FILES.items() if names[0] in skipped}
+    for stem, _ in left_out.values():  # an earlier run's file must not read as this run's
+        (root / "outputs" / f"{stem}_{mode}.csv").unlink(missing_ok=True)
     if config.output.write_plots:
         files["plot"] = plot_attribution_panels(
             result.tables, root / "plots" / f"attention_attribution_analysis_{mode}.png", mode=mode
@@ -117,6 +126,7 @@ def write_outputs(result: RunResult, config: Config) -> dict[str, Path]:
             run_record(result.summary, config, result.sessions.events),
             schema=config.output.schema or None,
             runs_table=config.output.runs_table,
+            drop=[f"{table}_{mode}" for _, table in left_out.values()],
         )
         files["database"] = database if isinstance(database, Path) else written_to  # masked URL
     return files
@@ -132,7 +142,12 @@ def write_summary(result: RunResult, config: Config) -> Path:
 def build_summary(
     result: RunResult, config: Config, training: TrainResult, timings: dict[str, float]
 ) -> dict[str, Any]:
-    """The run summary (DESIGN §8): counts, metrics, baselines, leakage, timings, versions."""
+    """The run summary (DESIGN §8): counts, metrics, baselines, leakage, timings, versions.
+
+    The pipeline then adds the trust checks, ``skipped_outputs`` (file stem -> why the table is
+    left out) and ``warnings`` (a list of ``{"code", "message"}``, shown by the console and the
+    report; see :mod:`eventlift.analysis.caveats`).
+    """
     import eventlift
 
     counts = dict(result.sessions.counts)
@@ -141,6 +156,7 @@ def build_summary(
         split: {"sessions": int(row["size"]), "converted": int(row["sum"])}
         for split, row in split_counts.iterrows()
     }
+    counts["vocabulary"] = vocabulary_coverage(result.encoded)
     return {
         "mode": result.mode,
         "config": config.to_public_dict(),

@@ -6,6 +6,7 @@ module, and this file only wires them together, times them and collects the run 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ import pandas as pd
 import torch
 
 from eventlift.analysis.baselines import fit_baselines
+from eventlift.analysis.caveats import drop_unsupported_tables, run_warnings
 from eventlift.analysis.leakage import detect_leaks, summary_records
 from eventlift.analysis.tables import attribution_tables
 from eventlift.analysis.trust import faithfulness_scorecard, triangulation
@@ -37,10 +39,15 @@ from eventlift.comparison import (
 )
 from eventlift.config import MODES, Config, load_config
 from eventlift.data.encode import EncodedSessions, build_vocabularies, encode_sessions
-from eventlift.data.readers import read_events, read_stores
+from eventlift.data.readers import read_events, read_report, read_stores
 from eventlift.data.sample import sample_sessions
 from eventlift.data.schema import SPLITS
-from eventlift.data.sessions import SessionData, build_sessions
+from eventlift.data.sessions import (
+    SessionData,
+    build_sessions,
+    resolve_columns,
+    session_derivation,
+)
 from eventlift.data.split import assign_splits
 from eventlift.exceptions import ConfigError
 from eventlift.memory import release_freed_memory
@@ -62,6 +69,7 @@ __all__ = [
     "resolve_config",
     "run",
     "run_modes",
+    "settle_columns",
 ]
 
 log = logging.getLogger(__name__)
@@ -93,6 +101,28 @@ def resolve_config(config: Config | dict | str | Path | None) -> Config:
     return load_config(config)
 
 
+def settle_columns(config: Config, events: pd.DataFrame) -> Config:
+    """``config`` with a left-out ``[columns] session_id`` settled against the read events.
+
+    Settled once, the value (a column name, or ``""`` for sessions derived from ``user_id``) is
+    what sampling, the split by user, the summary and the checkpoints all see
+    (:func:`eventlift.data.sessions.resolve_columns`).
+    """
+    columns = resolve_columns(config.columns, events)
+    return config if columns is config.columns else dataclasses.replace(config, columns=columns)
+
+
+def _settle_and_say(config: Config, events: pd.DataFrame, progress: Progress) -> Config:
+    """:func:`settle_columns`, telling the user when sessions are derived by inactivity."""
+    for note in read_report(events).notes:
+        progress.note(f"input: {note}")
+    config = settle_columns(config, events)
+    derivation = session_derivation(config.columns, config.sessions)
+    if derivation is not None:
+        progress.note(f"sessions: {derivation['why']}")
+    return config
+
+
 def prepare_sessions(
     events: pd.DataFrame, config: Config, mode: str, *, source: str = "input"
 ) -> tuple[SessionData, pd.Series, EncodedSessions]:
@@ -101,6 +131,8 @@ def prepare_sessions(
     With ``[input] max_sessions`` only a reproducible sample of sessions is kept (whole users when
     sessions are derived); the units left out are counted as ``dropped_sessions.not_sampled``.
     """
+    config = settle_columns(config, events)
+    read = read_report(events)  # before sampling: lines the reader skipped belong to the input
     not_sampled = 0
     if config.input.max_sessions:
         derived = not config.columns.session_id or config.sessions.derive_sessions
@@ -111,6 +143,9 @@ def prepare_sessions(
             key="user_id" if derived else "session_id",
         )
     data = build_sessions(events, config.sessions, config.columns, mode=mode, source=source)
+    data.counts["dropped_rows"]["malformed_lines"] = read.malformed_lines
+    if read.malformed_line_numbers:
+        data.counts["malformed_line_numbers"] = list(read.malformed_line_numbers)
     if config.input.max_sessions:
         data.counts["dropped_sessions"]["not_sampled"] = not_sampled
     split = assign_splits(
@@ -212,6 +247,7 @@ def run(
     with timer.stage("read"):
         frame = read_events(events, config, compact=True)
         stores = read_stores(config.input.stores) if config.input.stores else None
+    config = _settle_and_say(config, frame, progress)
     result = run_prepared(
         frame, config, mode, stores=stores, timer=timer, write=write, progress=progress
     )
@@ -261,6 +297,7 @@ def run_modes(
     With ``keep_arrays=False`` every mode but the last releases its per-event arrays once its
     outputs are written (:meth:`RunResult.release_arrays`).
     """
+    config = _settle_and_say(config, frame, progress)
     results = {}
     for mode in modes:
         progress.note(f"mode {mode}")
@@ -300,6 +337,7 @@ def run_prepared(
 ) -> RunResult:
     """:func:`run` on an already-read canonical event frame (lets several modes share one read)."""
     timer = timer or StageTimer()
+    config = settle_columns(config, frame)
     if config.train.threads:
         torch.set_num_threads(config.train.threads)
     source = config.input.path or "input"
@@ -350,6 +388,7 @@ def run_prepared(
             seed=config.train.seed,
             stores=stores,
         )
+        tables, skipped = drop_unsupported_tables(tables, config)
         funnel_share = funnel_shares(chosen, data, config)
         del chosen
     with timer.stage("trust"):
@@ -377,6 +416,8 @@ def run_prepared(
     result.summary = build_summary(result, config, training, timer.seconds)
     result.summary.update(trust)
     result.summary["attribution"].update(funnel_share)
+    result.summary["skipped_outputs"] = skipped
+    result.summary["warnings"] = run_warnings(result.summary, tables["event_type"], config)
     if write:
         with timer.stage("write"):
             result.files = write_outputs(result, config)

@@ -342,6 +342,8 @@ def _position_table(
 ) -> pd.DataFrame:
     table = pd.DataFrame(_group_stats(ev, bucket, len(labels), min_support, per_session=True))
     table["lift_ci_low"], table["lift_ci_high"] = ci
+    # a bucket no session reaches has a share of 0 in every resample: no interval, not [0, 0]
+    table.loc[table["n_events"] == 0, ["lift_ci_low", "lift_ci_high"]] = np.nan
     table["position_bucket"] = labels
     return table.loc[:, list(POSITION_COLUMNS)]
 

@@ -16,7 +16,7 @@ import pandas as pd
 
 from eventlift.data.schema import SPLITS
 from eventlift.data.sessions import SessionData
-from eventlift.data.vocab import Vocabulary
+from eventlift.data.vocab import PAD_ID, UNK_ID, Vocabulary
 
 __all__ = [
     "FEATURES",
@@ -25,6 +25,7 @@ __all__ = [
     "encode_sessions",
     "gap_bucket",
     "id_dtype",
+    "vocabulary_coverage",
 ]
 
 # Categorical inputs of every event, each with its own vocabulary (except the gap buckets).
@@ -101,6 +102,27 @@ def encode_sessions(
         session_ids=sessions["session_id"].to_numpy(dtype=object),
         vocabularies=vocabularies,
     )
+
+
+def vocabulary_coverage(encoded: EncodedSessions) -> dict[str, dict[str, float | int]]:
+    """Per vocabulary: the values the model knows, and the share of events that read ``<unk>``.
+
+    Values rarer than ``min_count`` in training share one ``<unk>`` embedding, so the model cannot
+    tell them apart: a log of 100,000 stores seen once each gives the model no store at all.
+    ``unknown_share`` is over the events that have a value; a vocabulary no event has a value
+    for (an unmapped role, such as the store of a log without stores) is left out.
+    """
+    coverage = {}
+    for name, vocabulary in encoded.vocabularies.items():
+        ids = encoded.inputs[name]  # (N, max_len)
+        present = int(np.count_nonzero(ids != PAD_ID))
+        if present:
+            coverage[name] = {
+                "known_values": len(vocabulary) - 2,  # padding and <unk> aside
+                "events_with_value": present,
+                "unknown_share": int(np.count_nonzero(ids == UNK_ID)) / present,
+            }
+    return coverage
 
 
 def id_dtype(n_ids: int) -> np.dtype:

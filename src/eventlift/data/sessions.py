@@ -24,7 +24,14 @@ from eventlift.config import ColumnsConfig, SessionsConfig
 from eventlift.data.categorical import as_categorical, category_mask, compact_events
 from eventlift.exceptions import EmptyInputError, LabelError
 
-__all__ = ["SessionData", "build_sessions", "conversion_mask", "event_tokens"]
+__all__ = [
+    "SessionData",
+    "build_sessions",
+    "conversion_mask",
+    "event_tokens",
+    "resolve_columns",
+    "session_derivation",
+]
 
 SESSION_COLUMNS = ("session_id", "user_id", "converted", "n_events", "start_time")
 TEXT_COLUMNS = (
@@ -85,6 +92,41 @@ def event_tokens(events: pd.DataFrame, use_event_detail: bool) -> pd.Series:
     )
 
 
+def resolve_columns(columns: ColumnsConfig, events: pd.DataFrame) -> ColumnsConfig:
+    """``columns`` with a left-out ``session_id`` settled against a canonical event frame.
+
+    The reader maps the column ``session_id`` when the input has one, so a canonical frame
+    without any session id means the input had none: sessions are then derived from
+    ``user_id`` (see :meth:`ColumnsConfig.resolve`). An explicit mapping is returned unchanged.
+    """
+    if columns.session_id is not None:
+        return columns
+    return columns.resolve(bool(events["session_id"].notna().any()))
+
+
+def session_derivation(columns: ColumnsConfig, config: SessionsConfig) -> dict | None:
+    """How sessions are derived by inactivity, for the run summary; None when they are not.
+
+    Returns ``{"from": role, "gap_minutes": gap, "why": sentence}``: ``from`` is ``"user_id"``
+    when no session id is mapped, ``"session_id"`` when ``[sessions] derive_sessions`` splits
+    the mapped sessions further. ``columns`` must be resolved (:func:`resolve_columns`).
+    """
+    gap = config.inactivity_gap_minutes
+    if not columns.session_id:
+        why = (
+            f"derived from {columns.user_id!r} with a {gap:g}-minute inactivity gap: [columns] "
+            f"session_id is left out and the input has no 'session_id' column (or it is \"\")"
+        )
+        return {"from": "user_id", "gap_minutes": gap, "why": why}
+    if config.derive_sessions:
+        why = (
+            f"each session id split wherever {gap:g} minutes pass without an event: "
+            f"[sessions] derive_sessions is on"
+        )
+        return {"from": "session_id", "gap_minutes": gap, "why": why}
+    return None
+
+
 def conversion_mask(events: pd.DataFrame, config: SessionsConfig) -> np.ndarray:
     """True for conversion events: named in ``conversion_events``, else of category conversion."""
     if config.conversion_events:
@@ -109,7 +151,8 @@ def build_sessions(
     ----------
     events : canonical event frame (see :mod:`eventlift.data.schema`), text columns as strings or
         categoricals.
-    config, columns : the ``[sessions]`` and ``[columns]`` sections.
+    config, columns : the ``[sessions]`` and ``[columns]`` sections; a left-out ``session_id``
+        is settled against ``events`` (:func:`resolve_columns`).
     mode : ``"no_funnel"`` removes funnel events, ``"with_funnel"`` keeps them.
     source : how error messages name the input.
 
@@ -124,6 +167,10 @@ def build_sessions(
     counts: dict = {"rows_read": len(events), "dropped_rows": {}, "dropped_sessions": {}}
     if events.empty:
         raise EmptyInputError(f"{source}: the input holds no events.")
+    columns = resolve_columns(columns, events)
+    derivation = session_derivation(columns, config)
+    if derivation is not None:
+        counts["sessions_derived"] = derivation
     frame = compact_events(events, TEXT_COLUMNS)
     _check_conversions(frame, config, columns, source)
 

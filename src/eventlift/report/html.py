@@ -60,6 +60,8 @@ STYLE = (
     "th[aria-sort=ascending]::after{content:' \\25B2'}"
     "th[aria-sort=descending]::after{content:' \\25BC'}"
     "img{max-width:100%;height:auto;border:1px solid #d5dde2}.verdict{font-weight:600}"
+    ".warnings{background:#fff4e5;border-left:4px solid #e76f51;padding:.4rem 1rem}"
+    ".skipped{color:#5c6b75;font-style:italic}"
 )
 # Click a header to sort by it; numbers by their data-sort value, missing values last.
 SCRIPT = """
@@ -172,6 +174,8 @@ def _load_mode(root: Path, mode: str) -> ModeInputs:
     tables: dict[str, pd.DataFrame] = {}
     files: dict[str, str] = {}
     for spec in TABLES:
+        if spec.stem in summary["skipped_outputs"]:  # left out by the run, said why
+            continue
         path = root / "outputs" / f"{spec.stem}_{mode}.csv"
         frame = _read_table(path, spec, mode)
         if frame is not None:
@@ -213,6 +217,14 @@ def _read_summary(path: Path, mode: str) -> dict[str, Any]:
             problems.append("'leakage' should be a list of findings (objects)")
         if not isinstance(summary.get("faithfulness") or {}, dict):
             problems.append("'faithfulness' should be an object")
+        skipped = summary.setdefault("skipped_outputs", {})
+        if not isinstance(skipped, dict) or not all(isinstance(v, str) for v in skipped.values()):
+            problems.append("'skipped_outputs' should map each left-out table to a sentence")
+        warnings = summary.setdefault("warnings", [])
+        if not isinstance(warnings, list) or not all(
+            isinstance(w, dict) and isinstance(w.get("message"), str) for w in warnings
+        ):
+            problems.append("'warnings' should be a list of objects with a 'message'")
     if problems:
         raise DataError(
             f"The run summary {path} is malformed: {'; '.join(problems)}. {_rerun(mode)}"
@@ -241,7 +253,8 @@ def _read_table(path: Path, spec: TableSpec, mode: str) -> pd.DataFrame | None:
             f"The table {path} lacks column(s) {missing}; it holds {list(frame.columns)}. "
             + _rerun(mode)
         )
-    for column in NUMERIC_COLUMNS:
+    checked = NUMERIC_COLUMNS if len(frame) else ()  # a header only is shown as "no rows"
+    for column in checked:
         if column in frame.columns and not pd.api.types.is_numeric_dtype(frame[column]):
             values = frame[column][pd.to_numeric(frame[column], errors="coerce").isna()]
             raise DataError(

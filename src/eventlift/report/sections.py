@@ -50,6 +50,10 @@ FAITHFULNESS = (
     "flagged",
 )
 CURVES = ("deletion_curve", "random_deletion_curve", "insertion_curve", "random_insertion_curve")
+# table column -> the [columns] role that fills it; a column with no value at all is left out
+ROLE_COLUMNS = {"event_category": "event_category", "store_name": "store_name"}
+# warning code -> the table whose heading repeats it, next to the rows it explains
+TABLE_WARNINGS = {"single_event_type": "event_type"}
 MODE_NOTES = {
     "no_funnel": "Funnel events are excluded: the lifts below are the candidate drivers.",
     "with_funnel": "Funnel events are kept: read this mode to see how leakage inflates the AUC "
@@ -213,20 +217,49 @@ def _heading(mode: str, key: str, title: str) -> str:
     return f'<h3 id="{text(mode)}-{text(key)}">{text(title)}</h3>'
 
 
-def data_table(mode: str, spec: TableSpec, frame: pd.DataFrame, file_name: str) -> str:
-    """One output table, a long one cut to its top rows, saying how many rows the CSV holds."""
-    shown, note = frame, f"All {len(frame):,} rows of {file_name}."
+def data_table(
+    mode: str,
+    spec: TableSpec,
+    frame: pd.DataFrame,
+    file_name: str,
+    *,
+    mapped: Mapping[str, Any] | None = None,
+    notes: Sequence[str] = (),
+) -> str:
+    """One output table, a long one cut to its top rows, saying how many rows the CSV holds.
+
+    ``mapped`` is the run's ``[columns]``: a column filled by a role (:data:`ROLE_COLUMNS`) that
+    holds no value is left out with a sentence saying whether the role is unmapped. ``notes``
+    are sentences shown under the heading (the warnings about this table).
+    """
+    heading = _heading(mode, spec.key, spec.title) + "".join(
+        f'<p class="warnings">{text(note)}</p>' for note in notes
+    )
+    if frame.empty:
+        return f'{heading}<p class="skipped">{text(f"{file_name} has no rows.")}</p>'
+    shown = frame
+    note = (
+        f"All {len(frame):,} rows of {file_name}."
+        if len(frame) > 1
+        else f"The one row of {file_name}."
+    )
     if spec.top is not None and len(frame) > spec.top:
         shown = frame.sort_values(spec.sort_by, ascending=False, na_position="last", kind="stable")
         shown = shown.head(spec.top)
         note = f"Top {spec.top} rows by {spec.sort_by} of the {len(frame):,} rows in {file_name}."
     columns = [(c, h) for c, h in spec.columns if c in frame.columns or c == CI]
+    empty = [(c, h) for c, h in columns if c in ROLE_COLUMNS and frame[c].isna().all()]
+    for column, header in empty:
+        role = ROLE_COLUMNS[column]
+        why = "it holds no value" if (mapped or {}).get(role) else f"no [columns] {role} is mapped"
+        note += f" The {header} column is left out: {why}."
+    columns = [pair for pair in columns if pair not in empty]
     rows = [
         [_interval(record) if column == CI else record[column] for column, _ in columns]
         for record in shown.to_dict("records")
     ]
     table = html_table([header for _, header in columns], rows)
-    return f"{_heading(mode, spec.key, spec.title)}<p>{text(note)}</p>{table}"
+    return f"{heading}<p>{text(note)}</p>{table}"
 
 
 def _interval(record: Mapping[str, object]) -> str:
@@ -325,18 +358,49 @@ def _faithfulness(mode: str, summary: Mapping[str, Any]) -> str:
     return "".join(parts)
 
 
+def _warnings(mode: str, warnings: Sequence[Mapping[str, Any]]) -> str:
+    """The run's warnings in one box at the top of its section; nothing when there are none."""
+    if not warnings:
+        return ""
+    items = "".join(f"<li>{text(warning['message'])}</li>" for warning in warnings)
+    box = f'<div class="warnings" id="{text(mode)}-warnings">'
+    return f"{box}<strong>Warnings</strong><ul>{items}</ul></div>"
+
+
+def _left_out(mode: str, spec: TableSpec, skipped: Mapping[str, str]) -> str:
+    """The heading of a table the run left out, and the sentence saying why."""
+    why = skipped.get(spec.stem, f"This run wrote no {spec.stem} table.")
+    return f'{_heading(mode, spec.key, spec.title)}<p class="skipped">Left out: {text(why)}</p>'
+
+
 def mode_section(inputs: ModeInputs) -> str:
     """Everything the report says about one mode, as one ``<section>``."""
     mode, summary = inputs.mode, inputs.summary
+    warnings = summary.get("warnings", [])
     parts = [
         f'<section id="{text(mode)}"><h2>Mode {text(mode)}</h2>',
         f"<p>{text(MODE_NOTES[mode])}</p>" if mode in MODE_NOTES else "",
+        _warnings(mode, warnings),
         _run_facts(mode, summary),
         _metrics(mode, summary),
         _leakage(mode, summary.get("leakage", [])),
     ]
+    columns = (summary.get("config") or {}).get("columns") or {}
     for spec in TABLES[:4]:
-        parts.append(data_table(mode, spec, inputs.tables[spec.key], inputs.files[spec.key]))
+        if spec.key not in inputs.tables:
+            parts.append(_left_out(mode, spec, summary.get("skipped_outputs", {})))
+            continue
+        notes = [w["message"] for w in warnings if TABLE_WARNINGS.get(w.get("code")) == spec.key]
+        parts.append(
+            data_table(
+                mode,
+                spec,
+                inputs.tables[spec.key],
+                inputs.files[spec.key],
+                mapped=columns,
+                notes=notes,
+            )
+        )
     parts.append(_heading(mode, "plot", "Attribution panels"))
     if inputs.plot is None:
         parts.append("<p>This run wrote no plot ([output] write_plots is off).</p>")

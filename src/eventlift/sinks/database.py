@@ -8,6 +8,7 @@ leaves the old ones in place. Other databases: :mod:`eventlift.sinks.warehouse`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +34,10 @@ def write_duckdb_tables(
     *,
     schema: str | None = None,
     runs_table: str = "runs",
+    drop: Sequence[str] = (),
 ) -> Path:
-    """Create or replace ``tables`` (name -> frame) in the DuckDB file at ``path``.
+    """Create or replace ``tables`` (name -> frame) in the DuckDB file at ``path``, and drop
+    the tables named in ``drop`` when present (result tables this run leaves out).
 
     A table given as the path of a Parquet file is loaded by DuckDB straight from the file (how
     the event-level table goes in without being held in memory).
@@ -68,6 +71,8 @@ def write_duckdb_tables(
                 connection.execute('DROP VIEW IF EXISTS "incoming_frame"')
                 connection.execute(f"DROP TABLE IF EXISTS {table}")
                 connection.execute(f"ALTER TABLE {staging} RENAME TO {quote_identifier(name)}")
+            for name in drop:
+                connection.execute(f"DROP TABLE IF EXISTS {prefix}{quote_identifier(name)}")
             if run_record is not None:
                 _append_run(connection, runs, schema or "main", runs_table, run_record, tables)
             connection.execute("COMMIT")

@@ -25,7 +25,7 @@ by PostgreSQL (the second waits for the first's commit); elsewhere they are not 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -71,9 +71,12 @@ def write_result_tables(
     schema: str | None = None,
     runs_table: str = "runs",
     chunk_rows: int = CHUNK_ROWS,
+    drop: Sequence[str] = (),
 ) -> str:
     """Replace ``tables`` (name -> frame, or the Path of a Parquet file, read in chunks) at
-    ``target`` and append ``run_record`` to the runs table.
+    ``target``, drop the tables named in ``drop`` when present (result tables this run leaves
+    out, so that an earlier run's never reads as this one's) and append ``run_record`` to the
+    runs table.
 
     ``target`` is a DuckDB file path, ``duckdb:///path``, or any SQLAlchemy URL. Returns the
     DuckDB path, or the URL with its password masked. Raises ConfigError for names that are not
@@ -85,11 +88,17 @@ def write_result_tables(
         from eventlift.sinks.database import write_duckdb_tables
 
         written = write_duckdb_tables(
-            path, tables, run_record, schema=schema, runs_table=runs_table
+            path, tables, run_record, schema=schema, runs_table=runs_table, drop=drop
         )
         return str(written)
     return write_warehouse_tables(
-        target, tables, run_record, schema=schema, runs_table=runs_table, chunk_rows=chunk_rows
+        target,
+        tables,
+        run_record,
+        schema=schema,
+        runs_table=runs_table,
+        chunk_rows=chunk_rows,
+        drop=drop,
     )
 
 
@@ -102,12 +111,14 @@ def write_warehouse_tables(
     runs_table: str = "runs",
     chunk_rows: int = CHUNK_ROWS,
     transactional_ddl: bool | None = None,
+    drop: Sequence[str] = (),
 ) -> str:
     """:func:`write_result_tables` for a SQLAlchemy URL; ``transactional_ddl`` overrides the
     dialect's default strategy (see the module docstring). Returns the masked URL."""
     import sqlalchemy as sa
 
     names = _checked_names(tables, schema, runs_table)
+    dropped = [check_identifier(name, "result table name") for name in drop]
     tables = {
         name: frame
         if isinstance(frame, Path) or all(isinstance(c, str) for c in frame.columns)
@@ -139,7 +150,7 @@ def write_warehouse_tables(
                         step = f"writing table {name!r}"
                         _stage(connection, staged[name], frame, chunk_rows)
                     step = "replacing the tables"
-                    _swap(connection, names, schema)
+                    _swap(connection, names, schema, dropped)
                     step = "appending the runs row"
                     _append_run(connection, runs, run_record, names)
                 return shown
@@ -155,7 +166,7 @@ def write_warehouse_tables(
                 raise
             step = "replacing the tables"
             with connection.begin():
-                _swap(connection, names, schema)
+                _swap(connection, names, schema, dropped)
             step = "appending the runs row"
             with connection.begin():
                 _append_run(connection, runs, run_record, names)
@@ -304,7 +315,10 @@ def _copy_rows(connection: sa.Connection, table: sa.Table, rows: list[tuple]) ->
             copy.write_row(row)
 
 
-def _swap(connection: sa.Connection, names: list[str], schema: str | None) -> None:
+def _swap(
+    connection: sa.Connection, names: list[str], schema: str | None, dropped: list[str]
+) -> None:
+    """Put every staged table in place, and drop the left-out tables ``dropped``."""
     import sqlalchemy as sa
 
     inspector = sa.inspect(connection)
@@ -312,6 +326,10 @@ def _swap(connection: sa.Connection, names: list[str], schema: str | None) -> No
         exists = connection.dialect.name != "snowflake" or inspector.has_table(name, schema)
         for statement in swap_statements(connection.dialect, name, schema, exists):
             connection.exec_driver_sql(statement)
+    preparer = connection.dialect.identifier_preparer
+    prefix = preparer.quote_schema(schema) + "." if schema else ""
+    for name in dropped:
+        connection.exec_driver_sql(f"DROP TABLE IF EXISTS {prefix}{preparer.quote(name)}")
 
 
 def _append_run(
