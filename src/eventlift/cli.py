@@ -28,7 +28,10 @@ output = Console()
 
 
 def _fail(error: EventliftError) -> None:
-    console.print(f"[bold red]error:[/] {error}", highlight=False, markup=False, soft_wrap=True)
+    from rich.text import Text
+
+    message = Text("error: ", style="bold red") + Text(str(error))  # the message is never markup
+    console.print(message, highlight=False, soft_wrap=True)
     raise typer.Exit(code=2)
 
 
@@ -75,6 +78,53 @@ def demo(
     output.print(f"Wrote {out}/ in {time.perf_counter() - started:.0f}s.")
 
 
+INIT_ROWS = 100_000  # eventlift.data.peek.DEFAULT_SAMPLE_ROWS, repeated for a light --help
+InitDataArgument = Annotated[
+    Optional[str],  # noqa: UP045 (typer reads the annotation at run time)
+    typer.Argument(
+        help="Events file, folder or glob (CSV, Parquet, JSON lines, .gz/.zst).",
+        metavar="DATA",
+        show_default=False,
+    ),
+]
+InitQueryOption = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option(help="SQL to sample instead of a file (with --database).", show_default=False),
+]
+InitDatabaseOption = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option(help="DuckDB file or SQLAlchemy URL for --query.", show_default=False),
+]
+
+
+@app.command()
+def init(
+    data: InitDataArgument = None,
+    out: Annotated[Path, typer.Option(help="Config file to write.")] = Path("eventlift.toml"),
+    query: InitQueryOption = None,
+    database: InitDatabaseOption = None,
+    rows: Annotated[int, typer.Option(help="Rows read to propose the config.")] = INIT_ROWS,
+    force: Annotated[bool, typer.Option(help="Overwrite OUT if it exists.")] = False,
+) -> None:
+    """Propose a commented config for DATA (or a --query) from the first rows it holds.
+
+    Reads them the way `eventlift run` will, proposes a role for each column from its name and
+    content, lists the most frequent events with the conversion and funnel candidates, and
+    writes OUT (an existing file only with --force). Then: eventlift run OUT.
+    """
+    from eventlift.data.profile import profile_source
+    from eventlift.starter_config import check_target, summary, write_config
+
+    try:
+        check_target(out, force)  # before reading, so that a large sample is not read in vain
+        profile = profile_source(data, query=query, database=database, rows=rows)
+        path = write_config(profile, out, force=force)
+    except EventliftError as error:
+        _fail(error)
+    output.print(summary(profile))
+    output.print(f"Wrote {path}. Next: eventlift run {path}", soft_wrap=True)
+
+
 MethodOption = Annotated[
     str,
     typer.Option(
@@ -97,7 +147,7 @@ SampleOption = Annotated[
 def _run_config(config: Path, modes: str | None, method: str, sample: int | None) -> None:
     """Run ``modes`` (None: ``[output] modes``) of CONFIG, print each summary and the verdict."""
     from eventlift.config import MODES
-    from eventlift.console import RichProgress, run_table
+    from eventlift.console import RichProgress, run_notes, run_table
     from eventlift.data.readers import read_events, read_stores
     from eventlift.pipeline import resolve_config, run_modes
 
@@ -127,6 +177,8 @@ def _run_config(config: Path, modes: str | None, method: str, sample: int | None
         _fail(error)
     for result in results.values():
         output.print(run_table(result))
+        for line in run_notes(result):
+            output.print(line)
     if comparison is not None:
         output.print(comparison.verdict)
     output.print(f"Wrote {settings.output.dir}/ in {time.perf_counter() - started:.0f}s.")
