@@ -169,7 +169,7 @@ def test_derived_sessions_and_time_split_match(spark):
     config = Config.from_dict(
         {
             "columns": {
-                "session_id": None,
+                "session_id": "",
                 "user_id": "user_id",
                 "store_id": "store_id",
                 "event_category": "event_category",

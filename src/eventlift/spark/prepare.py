@@ -14,6 +14,7 @@ inputs and everything the event-level output needs, without a join back to the e
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,10 +24,11 @@ import pandas as pd
 from eventlift.config import Config
 from eventlift.data.encode import gap_bucket
 from eventlift.data.schema import SPLITS
+from eventlift.data.sessions import session_derivation
 from eventlift.data.split import hash_unit_interval
 from eventlift.data.vocab import Vocabulary
 from eventlift.exceptions import ConfigError, EmptyInputError, LabelError
-from eventlift.spark.canonical import TS_US
+from eventlift.spark.canonical import MALFORMED, TS_US
 from eventlift.spark.flags import check_conversions, count_rows, flag_rows
 
 __all__ = ["ID_COLUMNS", "SESSION_SCHEMA", "SparkSessions", "event_rows", "prepare_sessions"]
@@ -55,13 +57,15 @@ class SparkSessions:
     ``sessions`` is persisted and already computed; unpersist it when done with it.
     ``counts`` are those of the local :class:`~eventlift.data.sessions.SessionData`;
     ``split_counts`` gives sessions and converted sessions per split, as the run summary's
-    ``counts.sessions_by_split``.
+    ``counts.sessions_by_split``. ``config`` is the run's configuration with a left-out
+    ``[columns] session_id`` settled against the input, as the local run settles it.
     """
 
     sessions: Any  # pyspark DataFrame, one row per session
     vocabularies: dict[str, Vocabulary]
     counts: dict = field(default_factory=dict)
     split_counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    config: Config | None = None
 
 
 def prepare_sessions(
@@ -76,11 +80,20 @@ def prepare_sessions(
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
-    check_conversions(events, config, source)
-    flagged = flag_rows(events, config, mode).persist(StorageLevel.MEMORY_AND_DISK)
-    sessions = None
+    # every step below reads the events: parse the input once (unless the caller cached them)
+    cached = None if events.is_cached else events.persist(StorageLevel.MEMORY_AND_DISK)
+    flagged = sessions = None
     try:
+        config, kept, malformed = _settled(events, config)
+        check_conversions(kept, config, source)
+        flagged = flag_rows(kept, config, mode).persist(StorageLevel.MEMORY_AND_DISK)
         counts = count_rows(flagged, mode)
+        counts["dropped_rows"]["malformed_lines"] = malformed.get("lines", 0)
+        if malformed.get("numbers"):
+            counts["malformed_line_numbers"] = list(malformed["numbers"])
+        derivation = session_derivation(config.columns, config.sessions)
+        if derivation is not None:
+            counts["sessions_derived"] = derivation
         if counts["events"] == 0:
             raise EmptyInputError(
                 f"{source}: no events are left after labelling and exclusion "
@@ -103,10 +116,29 @@ def prepare_sessions(
         encoded = _encode(sessions, vocabularies, config).persist(StorageLevel.MEMORY_AND_DISK)
         encoded.count()
     finally:
-        flagged.unpersist()
-        if sessions is not None:
-            sessions.unpersist()
-    return SparkSessions(encoded, vocabularies, counts, split_counts)
+        for frame in (cached, flagged, sessions):
+            if frame is not None:
+                frame.unpersist()
+    return SparkSessions(encoded, vocabularies, counts, split_counts, config)
+
+
+def _settled(events: Any, config: Config) -> tuple[Config, Any, dict]:
+    """The config with ``session_id`` settled, the events without malformed lines, and what
+    :mod:`eventlift.spark.canonical` noted of those lines (``lines``, ``numbers``).
+
+    A left-out ``session_id`` means derived sessions when the canonical events hold no session
+    id (:meth:`~eventlift.config.ColumnsConfig.resolve`, as the local run decides it).
+    """
+    from pyspark.sql import functions as F
+
+    if config.columns.session_id is None:
+        found = bool(events.filter(F.col("session_id").isNotNull()).take(1))
+        config = dataclasses.replace(config, columns=config.columns.resolve(found))
+    malformed = {}
+    if MALFORMED in events.columns:
+        malformed = dict(events.schema[MALFORMED].metadata)
+        events = events.filter(~F.col(MALFORMED)).drop(MALFORMED)
+    return config, events, malformed
 
 
 def _group_sessions(kept: Any) -> Any:

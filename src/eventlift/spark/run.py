@@ -101,6 +101,7 @@ def run(
     canonical = to_canonical(frame, config, source=label)
     lap("read")
     prepared = prepare_sessions(canonical, config, mode, source=label)
+    config = prepared.config  # a left-out [columns] session_id settled against the input
     lap("sessions")
     if settings.train == "distributor":
         staging = settings.staging_dir or os.path.join(config.output.dir, "spark_staging", mode)

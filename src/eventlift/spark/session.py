@@ -4,11 +4,27 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from typing import Any
 
 from eventlift.spark.settings import SparkSettings
 
 __all__ = ["get_spark", "local_spark"]
+
+# Known and harmless with the pandas eventlift pins (everything it runs was checked): said once in
+# docs/spark.md instead of a dozen times per run, on the driver and in every Python worker.
+_QUIET = (
+    ("PySpark does not yet fully support pandas", FutureWarning),
+    ("The copy keyword is deprecated", Warning),
+)
+_WORKER_WARNINGS = ",".join(f"ignore:{text}:{kind.__name__}" for text, kind in _QUIET)
+
+
+def _quiet_known_warnings(builder: Any) -> Any:
+    """Silence the known pandas-version warnings here and in the workers the builder starts."""
+    for text, kind in _QUIET:
+        warnings.filterwarnings("ignore", message=text, category=kind)
+    return builder.config("spark.executorEnv.PYTHONWARNINGS", _WORKER_WARNINGS)
 
 
 def get_spark(settings: SparkSettings) -> Any:
@@ -23,7 +39,7 @@ def get_spark(settings: SparkSettings) -> Any:
     if active is not None:
         return active
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    builder = SparkSession.builder.appName("eventlift")
+    builder = _quiet_known_warnings(SparkSession.builder.appName("eventlift"))
     master = settings.master
     if not master and "--master" not in os.environ.get("PYSPARK_SUBMIT_ARGS", ""):
         master = "local[*]"
@@ -56,7 +72,7 @@ def local_spark(master: str = "local[2]", app_name: str = "eventlift", **conf: A
         "spark.sql.execution.arrow.pyspark.enabled": "true",
     }
     settings.update({"spark." + key.replace("_", "."): value for key, value in conf.items()})
-    builder = SparkSession.builder.master(master).appName(app_name)
+    builder = _quiet_known_warnings(SparkSession.builder.master(master).appName(app_name))
     for key, value in settings.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
