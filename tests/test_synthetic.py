@@ -12,6 +12,7 @@ from scipy.stats import spearmanr
 from eventlift.data.synthetic import (
     CONVERSION_EVENT,
     FUNNEL_EVENTS,
+    VARIANTS,
     GroundTruth,
     SyntheticSpec,
     generate_events,
@@ -290,3 +291,79 @@ def test_a_tiny_log_still_generates():
     assert events["session_id"].unique().tolist() == ["s000000"]
     assert len(truth.sessions) == 1
     assert len(truth.store_effects) == 20
+
+
+FEW = ("m_card_view", "m_card_click", "store_page_load")
+
+
+def test_a_restricted_vocabulary_keeps_only_those_browsing_events():
+    events, truth = generate_events(n_sessions=1_500, seed=4, browse_events=FEW)
+    allowed = {*FEW, *FUNNEL_EVENTS, CONVERSION_EVENT}
+    assert set(events["event"]) == allowed  # post-order events too
+    assert set(truth.contributions["event"]) == set(FEW)
+    assert set(truth.event_effects) == allowed
+    assert set(truth.event_categories) == allowed
+    assert truth.event_effects["store_page_load"] == 0.45
+
+
+def test_the_full_vocabulary_named_explicitly_gives_the_default_log(small_log):
+    events, truth = small_log
+    names = tuple(truth.event_effects)[:12]
+    again, again_truth = generate_events(n_sessions=2_000, seed=7, browse_events=names)
+    pd.testing.assert_frame_equal(events, again)
+    pd.testing.assert_frame_equal(truth.contributions, again_truth.contributions)
+
+
+def test_a_log_without_stores_has_no_store_columns_and_plants_nothing_on_stores(small_log):
+    _, with_stores = small_log
+    events, truth = generate_events(n_sessions=2_000, seed=7, with_stores=False)
+    assert list(events.columns) == [c for c in EVENT_COLUMNS if not c.startswith("store")]
+    assert (truth.store_effects, truth.store_names, truth.best_store) == ({}, {}, "")
+    c = truth.contributions
+    assert c["store_id"].isna().all()
+    assert c["event"].equals(with_stores.contributions["event"])  # same walk, same draws
+    expected = c["event"].map(truth.event_effects) * c["position"].map(truth.position_effect)
+    np.testing.assert_allclose(c["contribution"], expected + truth.event_cost, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("browse_events", "message"),
+    [
+        (("m_card_view", "page_view"), r"unknown event\(s\) \['page_view'\]"),
+        (("m_card_click", "item_detail_view"), r"no event a session can start with"),
+        (("m_banner_view", "m_banner_click"), r"after 'm_banner_click' the chain can only move"),
+    ],
+    ids=["unknown", "no-start", "dead-end"],
+)
+def test_bad_vocabularies_raise_config_errors(browse_events, message):
+    with pytest.raises(ConfigError, match=message):
+        generate_events(n_sessions=10, browse_events=browse_events)
+
+
+def _shape(name: str) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
+    events, truth = generate_events(n_sessions=4_000, seed=1, **VARIANTS[name])
+    converted = truth.sessions.set_index("session_id")["converted"]
+    lengths = truth.contributions.groupby("session_id").size()
+    return events, converted, lengths
+
+
+def test_the_variants_have_the_shapes_they_are_named_for():
+    assert set(VARIANTS) == {
+        "short_sessions", "few_event_types", "one_event_type", "rare_conversions", "partial_funnel",
+        "strong_store_effects", "strong_order_effects", "no_stores",
+    }  # fmt: skip
+    _, _, lengths = _shape("short_sessions")
+    assert (lengths <= 2).mean() > 0.75
+    events, _, _ = _shape("few_event_types")
+    assert events["event"].nunique() == 3 + len(FUNNEL_EVENTS) + 1
+    events, _, _ = _shape("one_event_type")
+    assert events["event"].nunique() == 1 + len(FUNNEL_EVENTS) + 1
+    _, converted, _ = _shape("rare_conversions")
+    assert 0.01 < converted.mean() < 0.035
+    events, converted, _ = _shape("partial_funnel")
+    for step in FUNNEL_EVENTS:
+        present = converted.index.isin(events.loc[events["event"] == step, "session_id"])
+        assert 0.85 <= present[converted.to_numpy()].mean() <= 0.95, step
+        assert 0.03 <= present[~converted.to_numpy()].mean() <= 0.15, step
+    events, _, _ = _shape("no_stores")
+    assert "store_id" not in events.columns

@@ -24,7 +24,14 @@ import pyarrow as pa
 from eventlift.data.ground_truth import GroundTruth
 from eventlift.exceptions import ConfigError
 
-__all__ = ["CONVERSION_EVENT", "FUNNEL_EVENTS", "GroundTruth", "SyntheticSpec", "generate_events"]
+__all__ = [
+    "CONVERSION_EVENT",
+    "FUNNEL_EVENTS",
+    "VARIANTS",
+    "GroundTruth",
+    "SyntheticSpec",
+    "generate_events",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +105,11 @@ class SyntheticSpec:
 
     At the defaults (20,000 sessions, seeds 0-2) 13-16 % of sessions convert and the true
     probabilities reach a ROC AUC of 0.72-0.74. Effects are on the conversion log-odds; positions
-    are 1-based among the browsing (non-funnel) events.
+    are 1-based among the browsing (non-funnel) events. ``browse_events`` restricts the chain (and
+    the events after an order) to some browsing events; ``with_stores=False`` gives a log without
+    store columns in which stores plant nothing (no store effects, no order bonus, which needs a
+    store match; the truth's store dictionaries are empty and ``best_store`` is ``""``). Both
+    leave the random draws of the defaults untouched, so default logs stay identical.
     """
 
     n_sessions: int = 30_000  # sessions in the log
@@ -148,6 +159,9 @@ class SyntheticSpec:
     p_abandoned_add_item: float = 0.06
     p_abandoned_cart: float = 0.45  # given an added item
     p_abandoned_checkout: float = 0.35  # given a cart
+    # vocabulary and columns
+    browse_events: tuple[str, ...] = ()  # browsing events the chain may visit; () = all twelve
+    with_stores: bool = True  # False: no store columns, and stores plant nothing
 
     def __post_init__(self) -> None:
         """Reject impossible values with a message that names the knob."""
@@ -191,12 +205,53 @@ class SyntheticSpec:
                 f"{self.n_strong_stores}, strong_store_max_rank={self.strong_store_max_rank}, "
                 f"n_stores={self.n_stores}, best_store_rank={self.best_store_rank}."
             )
+        _check_vocabulary(self.browse_events)
         try:
             pd.Timestamp(self.start)
         except ValueError as error:
             raise ConfigError(
                 f"SyntheticSpec.start must be a date such as '2026-10-01', got {self.start!r}."
             ) from error
+
+
+# Named shapes of real logs, as overrides of the defaults: ``generate_events(**VARIANTS[name])``.
+VARIANTS: dict[str, dict[str, object]] = {
+    # 81 % of sessions hold one or two browsing events (half of them one)
+    "short_sessions": {
+        "length_median": 1.5,
+        "length_sigma": 0.6,
+        "min_length": 1,
+        "max_length": 12,
+    },
+    # three browsing event types (card view, card click, store page load) besides the funnel
+    "few_event_types": {"browse_events": ("m_card_view", "m_card_click", "store_page_load")},
+    # one browsing event type (card views): after funnel exclusion only stores and positions vary
+    # (card views lower the odds, so the base log-odds rise to keep conversion near 15 %)
+    "one_event_type": {"browse_events": ("m_card_view",), "base_logit": 0.15},
+    # about 2 % of sessions convert
+    "rare_conversions": {"base_logit": -3.8},
+    # funnel steps in 88-90 % of converting sessions and 4-12 % of the others: a weaker leak
+    "partial_funnel": {
+        "p_add_item": 0.9,
+        "p_cart": 0.88,
+        "p_checkout": 0.9,
+        "p_abandoned_add_item": 0.12,
+        "p_abandoned_cart": 0.6,
+        "p_abandoned_checkout": 0.55,
+    },
+    # stores matter more than event types (base log-odds lowered to keep conversion near 17 %)
+    "strong_store_effects": {
+        "base_logit": -1.8,
+        "store_effect_sd": 0.3,
+        "n_strong_stores": 16,
+        "strong_store_effect": 1.5,
+        "best_store_effect": 3.0,
+    },
+    # a card click then the same store's page load is worth three times the default bonus
+    "strong_order_effects": {"base_logit": -1.7, "order_effect": 3.0, "p_page_follows_click": 0.8},
+    # no store columns, nothing planted on stores
+    "no_stores": {"with_stores": False},
+}
 
 
 def generate_events(
@@ -215,7 +270,8 @@ def generate_events(
     -------
     events : pandas.DataFrame
         One row per event, sorted by user then time: ``session_id, user_id, timestamp`` (naive UTC),
-        ``event, event_category, store_id, store_name``. Card views and clicks, search result
+        ``event, event_category, store_id, store_name`` (no store columns when ``with_stores`` is
+        False). Card views and clicks, search result
         clicks and store page loads carry a store; funnel and order events carry the store the
         session ended on; other events have a null store. Funnel steps come after a session's
         browsing events, and events after the order are included, as in a real export.
@@ -243,12 +299,14 @@ def generate_events(
         spec.max_length,
     ).astype(np.int64)  # (N,)
     states, stores = _walk(spec, lengths, popularity_cdf, rng)  # (N, max L) each, -1 = padding
+    if not spec.with_stores:
+        stores.fill(-1)
 
     rows, cols = np.nonzero(states >= 0)  # browsing events, row-major: session then position
     event, store, position = states[rows, cols].astype(np.int64), stores[rows, cols], cols + 1
     effects = spec.effect_scale * np.array([row[2] for row in _BROWSE])
     multiplier = _position_curve(spec)  # (max_length + 1,), index = position
-    bonus = _order_bonus(rows, event, store, spec.order_window)  # (E_browse,) bool
+    bonus = _order_bonus(rows, event, store, spec.order_window) & spec.with_stores  # (E_browse,)
     planted = effects[event] + np.where(store >= 0, store_effect[store], 0.0)  # (E_browse,)
     planted += bonus * (spec.effect_scale * spec.order_effect)
     contribution = planted * multiplier[position] + spec.effect_scale * spec.event_cost
@@ -258,9 +316,12 @@ def generate_events(
 
     last_store = np.full(n, -1, dtype=np.int32)  # the store a session ended on, for funnel events
     bearing_rows, bearing_stores = rows[store >= 0], store[store >= 0]
-    is_last = np.append(bearing_rows[1:] != bearing_rows[:-1], True)
-    last_store[bearing_rows[is_last]] = bearing_stores[is_last]
+    if bearing_rows.size:
+        is_last = np.append(bearing_rows[1:] != bearing_rows[:-1], True)
+        last_store[bearing_rows[is_last]] = bearing_stores[is_last]
     tail, tail_stores = _tail(spec, converted, last_store, popularity_cdf, rng)  # (N, T) each
+    if not spec.with_stores:
+        tail_stores.fill(-1)
     codes = np.concatenate([states, tail], axis=1)
     all_stores = np.concatenate([stores, tail_stores], axis=1)
     keep = codes >= 0
@@ -271,7 +332,7 @@ def generate_events(
     session_ids = pa.array([f"s{i:0{max(6, len(str(n - 1)))}d}" for i in range(n)])
     n_users = int(user_of[-1]) + 1
     user_ids = pa.array([f"u{i:0{max(5, len(str(n_users - 1)))}d}" for i in range(n_users)])
-    store_ids, names = _store_labels(spec.n_stores)
+    store_ids, names = _store_labels(spec.n_stores) if spec.with_stores else ([], [])
     events = pd.DataFrame(
         {
             "session_id": _take(session_ids, session_of),
@@ -283,17 +344,22 @@ def generate_events(
             "store_name": _take(pa.array(names), store_codes),
         }
     )
+    if not spec.with_stores:
+        events = events.drop(columns=["store_id", "store_name"])
+    possible = [name for c, name in enumerate(_NAMES) if c >= len(_BROWSE) or _kept(spec)[c]]
     truth = GroundTruth(
         event_effects={
-            name: float(effects[c]) if c < len(_BROWSE) else 0.0 for c, name in enumerate(_NAMES)
+            name: float(effects[c]) if c < len(_BROWSE) else 0.0
+            for c, name in enumerate(_NAMES)
+            if name in possible
         },
-        event_categories=dict(zip(_NAMES, _CATEGORIES, strict=True)),
+        event_categories={n: c for n, c in zip(_NAMES, _CATEGORIES, strict=True) if n in possible},
         funnel_events=list(FUNNEL_EVENTS),
         conversion_event=CONVERSION_EVENT,
         position_effect={p: float(multiplier[p]) for p in range(1, spec.max_length + 1)},
-        store_effects=dict(zip(store_ids, store_effect.tolist(), strict=True)),
+        store_effects=dict(zip(store_ids, store_effect.tolist(), strict=False)),
         store_names=dict(zip(store_ids, names, strict=True)),
-        best_store=store_ids[best_store],
+        best_store=store_ids[best_store] if spec.with_stores else "",
         order_effect=spec.effect_scale * spec.order_effect,
         order_window=spec.order_window,
         event_cost=spec.effect_scale * spec.event_cost,
@@ -358,9 +424,12 @@ def _walk(
     and store codes (int32), both ``(N, max L)``, with -1 as padding and as "no store".
     """
     n, width = lengths.size, int(lengths.max())
-    start = np.cumsum([_START.get(name, 0.0) for name, *_ in _BROWSE])
+    kept = _kept(spec)  # (K,) events the chain may visit
+    start = np.cumsum(np.where(kept, [_START.get(name, 0.0) for name, *_ in _BROWSE], 0.0))
     start /= start[-1]
     table = np.array([[_NEXT[a].get(b, 0.0) for b, *_ in _BROWSE] for a, *_ in _BROWSE])
+    table = np.where(kept[None, :], table, 0.0)
+    table[~kept] = 1.0  # rows of events never visited: any valid distribution
     cdf = np.cumsum(table, axis=1) / table.sum(axis=1, keepdims=True)  # (K, K)
     cdf[:, -1] = 1.0
     carries_store = np.array([row[3] for row in _BROWSE])  # (K,)
@@ -391,6 +460,37 @@ def _walk(
         states[order[:m], t] = state
         stores[order[:m], t] = store
     return states, stores
+
+
+def _kept(spec: SyntheticSpec) -> np.ndarray:
+    """Which browsing events (by code) the chain may visit: all of them unless restricted."""
+    if not spec.browse_events:
+        return np.ones(len(_BROWSE), dtype=bool)
+    return np.isin([name for name, *_ in _BROWSE], spec.browse_events)
+
+
+def _check_vocabulary(browse_events: tuple[str, ...]) -> None:
+    """A restricted vocabulary must name browsing events the chain can start in and move among."""
+    if not browse_events:
+        return
+    names = [name for name, *_ in _BROWSE]
+    unknown = sorted(set(browse_events) - set(names))
+    if unknown:
+        raise ConfigError(
+            f"SyntheticSpec.browse_events holds unknown event(s) {unknown}; allowed: {names}."
+        )
+    kept = set(browse_events)
+    if not kept & set(_START):
+        raise ConfigError(
+            f"SyntheticSpec.browse_events {sorted(kept)} holds no event a session can start with; "
+            f"add one of {sorted(_START)}."
+        )
+    for name in sorted(kept):
+        if not kept & set(_NEXT[name]):
+            raise ConfigError(
+                f"SyntheticSpec.browse_events: after {name!r} the chain can only move to "
+                f"{sorted(_NEXT[name])}, none of them kept; add one."
+            )
 
 
 def _position_curve(spec: SyntheticSpec) -> np.ndarray:
@@ -449,7 +549,11 @@ def _tail(
         0,
     )  # (N,)
     post_names = list(_POST)
-    post_cdf = np.cumsum(list(_POST.values()), dtype=float)
+    post_kept = _kept(spec)[[_CODE[e] for e in post_names]]
+    if not post_kept.any():
+        n_post[:] = 0  # no post-order event is in the vocabulary
+        post_kept[:] = True  # keep the CDF below well defined
+    post_cdf = np.cumsum(np.where(post_kept, list(_POST.values()), 0.0))
     post_cdf /= post_cdf[-1]
     post_width = spec.max_post_conversion
     post = np.array([_CODE[e] for e in post_names])[
