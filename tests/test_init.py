@@ -266,6 +266,7 @@ def test_init_then_run_without_editing_the_config(events, tmp_path):
     counts = run.summary["counts"]
     assert counts["sessions_derived"]["from"] == "user_id"
     assert counts["dropped_rows"]["malformed_lines"] == 1
+    assert counts["rows_read"] == counts["events"] + sum(counts["dropped_rows"].values())
     assert counts["dropped_rows"]["funnel_events"] > 0
     assert (tmp_path / "eventlift_output").is_dir() and 0 <= run.metrics["test_auc"] <= 1
 

@@ -112,8 +112,9 @@ def test_funnel_steps_are_recognised_by_category_and_by_name_before_a_detail(spa
         pd.DataFrame(rows, columns=["session_id", "converted", "split", "events", "categories"])
     )
     split_counts = {"train": {"sessions": 40, "converted": 20}}
-    _, records = probe_leaks(SparkSessions(frame, {}, split_counts=split_counts), config, MODE)
+    table, records = probe_leaks(SparkSessions(frame, {}, split_counts=split_counts), config, MODE)
     kept = {r["event"] for r in records if "configured funnel event" in r["fix"]}
+    assert set(table.loc[table["funnel"], "event"]) == {"cart - big", "pay"}
     assert {r["event"] for r in records} == {"cart - big", "cartography - x", "pay"}
     assert kept == {"cart - big", "pay"}
 
@@ -141,6 +142,22 @@ def test_run_summary_holds_baselines_and_faithfulness(result):
     assert "completeness_gap" in summary
     by_split = summary["counts"]["sessions_by_split"]
     assert sum(split["sessions"] for split in by_split.values()) == summary["counts"]["sessions"]
+
+
+def test_run_summary_warns_and_leaves_out_as_the_local_run(spark, result, case):
+    from eventlift.analysis.caveats import drop_unsupported_tables
+
+    summary = result.summary
+    assert summary["attribution"]["funnel_events"] == sorted(FUNNEL_EVENTS)
+    codes = [warning["code"] for warning in summary["warnings"]]
+    assert codes == ["few_conversions"]  # 400 sessions; the funnel steps are found
+    assert summary["skipped_outputs"] == {}
+    no_store = case["config"].replace(columns={"store_id": None})
+    empty = spark.createDataFrame(pd.DataFrame({"store_id": ["x"]})).limit(0)
+    kept, skipped = drop_unsupported_tables(
+        {"store": empty, "position": empty}, no_store, is_empty=lambda t: t.isEmpty()
+    )
+    assert list(kept) == ["position"] and "No [columns] store_id" in skipped["store_attribution"]
 
 
 def test_report_is_built_from_the_spark_output_folder(result, case):

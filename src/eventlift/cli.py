@@ -177,7 +177,7 @@ def _run_config(config: Path, modes: str | None, method: str, sample: int | None
         _fail(error)
     for result in results.values():
         output.print(run_table(result))
-        for line in run_notes(result):
+        for line in run_notes(result.summary):
             output.print(line)
     if comparison is not None:
         output.print(comparison.verdict)
@@ -277,6 +277,7 @@ def spark(
     \\[spark] input_table or \\[input] path and writes the tables as Parquet, Delta or catalog
     tables (\\[spark] write).
     """
+    from eventlift.console import run_notes
     from eventlift.spark.run import run as run_spark
     from eventlift.spark.session import get_spark
     from eventlift.spark.settings import load_spark_config
@@ -288,11 +289,15 @@ def spark(
         session = get_spark(settings)
         for chosen in modes:
             result = run_spark(session, None, settings_config, settings=settings, mode=chosen)
-            metrics = result.summary["metrics"]
+            counts, metrics = result.summary["counts"], result.summary["metrics"]
+            if "sessions_derived" in counts:
+                output.print(f"sessions: {counts['sessions_derived']['why']}")
             output.print(
-                f"{chosen}: {result.summary['counts']['sessions']} sessions, test AUC "
+                f"{chosen}: {counts['sessions']} sessions, test AUC "
                 f"{metrics['test_auc']:.3f}; tables: {', '.join(result.locations.values())}"
             )
+            for line in run_notes(result.summary):
+                output.print(line)
     except EventliftError as error:
         _fail(error)
     output.print(f"Done in {time.perf_counter() - started:.0f}s.")

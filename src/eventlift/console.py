@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -86,9 +86,8 @@ def run_table(result: RunResult, top_n: int = 5) -> Table:
     return table
 
 
-def run_notes(result: RunResult) -> list[Text]:
-    """The run's warnings and left-out tables, one line each, as the report shows them."""
-    summary = result.summary
+def run_notes(summary: Mapping[str, Any]) -> list[Text]:
+    """A run summary's warnings and left-out tables, one line each, as the report shows them."""
     lines = [
         Text.assemble(("warning: ", "bold yellow"), warning["message"])
         for warning in summary.get("warnings", [])

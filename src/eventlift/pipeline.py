@@ -143,7 +143,9 @@ def prepare_sessions(
             key="user_id" if derived else "session_id",
         )
     data = build_sessions(events, config.sessions, config.columns, mode=mode, source=source)
+    # a malformed line is a row of the input too: rows_read = events + every dropped row
     data.counts["dropped_rows"]["malformed_lines"] = read.malformed_lines
+    data.counts["rows_read"] += read.malformed_lines
     if read.malformed_line_numbers:
         data.counts["malformed_line_numbers"] = list(read.malformed_line_numbers)
     if config.input.max_sessions:

@@ -10,7 +10,7 @@ which the run summary records and the console and the report both show.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pandas as pd
@@ -58,17 +58,20 @@ def hanley_mcneil_se(auc: float, n_converted: int, n_other: int) -> float:
 
 
 def drop_unsupported_tables(
-    tables: dict[str, pd.DataFrame], config: Config
-) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+    tables: dict[str, Any],
+    config: Config,
+    is_empty: Callable[[Any], bool] = lambda table: table.empty,
+) -> tuple[dict[str, Any], dict[str, str]]:
     """The tables without those the run's roles cannot fill, and one sentence per left-out table.
 
     The store table needs ``[columns] store_id``, and at least one attributed event with a store;
     otherwise it would be an empty table that reads like a result. Reasons are keyed by the
     table's file stem (``store_attribution``), which is also the name of its database table.
+    ``is_empty`` tells an empty table (pandas by default; the Spark run passes its own).
     """
     skipped: dict[str, str] = {}
     store = tables.get("store")
-    if store is not None and store.empty:
+    if store is not None and is_empty(store):
         if not config.columns.store_id:
             skipped["store_attribution"] = (
                 "No [columns] store_id is mapped, so there is no store to attribute to; map the "

@@ -89,6 +89,7 @@ def prepare_sessions(
         flagged = flag_rows(kept, config, mode).persist(StorageLevel.MEMORY_AND_DISK)
         counts = count_rows(flagged, mode)
         counts["dropped_rows"]["malformed_lines"] = malformed.get("lines", 0)
+        counts["rows_read"] += counts["dropped_rows"]["malformed_lines"]
         if malformed.get("numbers"):
             counts["malformed_line_numbers"] = list(malformed["numbers"])
         derivation = session_derivation(config.columns, config.sessions)

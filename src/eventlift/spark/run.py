@@ -75,6 +75,7 @@ def run(
     write : write the tables, the driver's files and ``report.html`` (module docstring); with
         False only the returned result holds the run.
     """
+    from eventlift.analysis.caveats import drop_unsupported_tables, run_warnings
     from eventlift.model.checkpoint import save_checkpoint
     from eventlift.sinks.atomic import write_json
     from eventlift.spark.attribute import attribute_spark
@@ -132,8 +133,9 @@ def run(
             stores=stores,
         ),
     }
+    tables, skipped = drop_unsupported_tables(tables, config, is_empty=lambda t: t.isEmpty())
     lap("tables")  # the per-side session counts; the tables themselves run when written
-    _, leakage = probe_leaks(prepared, config, mode)
+    presence, leakage = probe_leaks(prepared, config, mode)
     lap("leakage")
     baselines = fit_baselines_spark(prepared, config, settings)
     lap("baselines")
@@ -152,7 +154,11 @@ def run(
         "attribution": {"method": config.attribution.method, "split": config.attribution.split},
         **checks,
         "versions": _versions(spark),
+        "skipped_outputs": skipped,
     }
+    if mode == "with_funnel":  # the funnel steps the sessions kept, as the local summary lists
+        summary["attribution"]["funnel_events"] = sorted(presence.loc[presence["funnel"], "event"])
+    summary["warnings"] = run_warnings(summary, tables["event_type"].limit(2).toPandas(), config)
     result = SparkRunResult(mode, tables, model, summary)
     if write:
         outputs = Path(config.output.dir) / "outputs"

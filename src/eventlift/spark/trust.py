@@ -44,7 +44,8 @@ def probe_leaks(
     """The single-event leakage probe on the training split, as the local run reports it.
 
     Returns the table of :func:`~eventlift.analysis.leakage.single_event_aucs` over the training
-    sessions and the findings as run-summary records.
+    sessions, with a ``funnel`` column marking the configured funnel steps the sessions kept
+    (``with_funnel`` mode; all False otherwise), and the findings as run-summary records.
     """
     counts = _presence_counts(prepared.sessions, config, mode)
     train = prepared.split_counts[SPLITS[0]]
@@ -52,6 +53,7 @@ def probe_leaks(
     table = presence_aucs(counts, n_positive, n_negative)
     findings = flag_leaks(table, n_positive, n_negative)
     kept_funnel = set(counts.loc[counts["funnel"], "event"])
+    table["funnel"] = table["event"].isin(kept_funnel).to_numpy()
     return table, summary_records(findings, kept_funnel)
 
 
