@@ -20,6 +20,7 @@ __all__ = [
     "MissingColumnError",
     "TimestampError",
     "format_rows",
+    "found_columns",
 ]
 
 
@@ -62,3 +63,10 @@ def format_rows(rows: Sequence[dict] | Iterable[dict], limit: int = 5) -> str:
             break
         lines.append("    " + ", ".join(f"{key}={value!r}" for key, value in row.items()))
     return "\n".join(lines)
+
+
+def found_columns(columns: list) -> str:
+    """A few of the column names a source holds, for error messages."""
+    shown = ", ".join(repr(c) for c in columns[:12])
+    more = f", ... ({len(columns)} in all)" if len(columns) > 12 else ""
+    return f"Columns found: {shown or 'none'}{more}."

@@ -32,7 +32,7 @@ import pyarrow as pa
 from eventlift.config import DEFAULT_SESSION_COLUMN, ColumnsConfig, Config
 from eventlift.data.categorical import as_categorical
 from eventlift.data.schema import CANONICAL_COLUMNS, ROLES, ROW_NUMBER
-from eventlift.data.sources import Source, found_columns, open_file, open_source
+from eventlift.data.sources import Source, open_file, open_source
 from eventlift.data.timestamps import parse_timestamps
 from eventlift.exceptions import (
     ConfigError,
@@ -40,6 +40,7 @@ from eventlift.exceptions import (
     EmptyInputError,
     MissingColumnError,
     format_rows,
+    found_columns,
 )
 from eventlift.memory import release_freed_memory
 

@@ -8,8 +8,9 @@ files (``_SUCCESS``). CSV and JSON lines may be gzip- or Zstandard-compressed; t
 what happens to malformed lines, lives in :mod:`eventlift.data.textfiles`. CSV columns are read
 as text, so ids such as ``"007"`` keep their leading zeros. JSON lines may be nested (``[input]
 nested_events``): one object per line holding a list of event objects, whose outer fields are
-repeated onto each event. A query runs against a DuckDB file, or against any SQLAlchemy URL
-through :mod:`eventlift.data.warehouse` (streamed in batches, read once).
+repeated onto each event (:mod:`eventlift.data.nested`). A query runs against a DuckDB file, or
+against any SQLAlchemy URL (streamed in batches, read once), through
+:mod:`eventlift.data.warehouse`.
 """
 
 from __future__ import annotations
@@ -22,14 +23,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
 
 from eventlift.config import InputConfig
+from eventlift.data.nested import flatten_events
 from eventlift.data.textfiles import (
     LineFaults,
     csv_header,
@@ -40,12 +40,11 @@ from eventlift.data.textfiles import (
 from eventlift.exceptions import (
     ConfigError,
     DataError,
-    EmptyInputError,
     MissingColumnError,
-    format_rows,
+    found_columns,
 )
 
-__all__ = ["Source", "found_columns", "open_file", "open_source"]
+__all__ = ["Source", "open_file", "open_source"]
 
 
 _FORMATS_BY_SUFFIX = {
@@ -59,13 +58,6 @@ _FORMATS_BY_SUFFIX = {
 }
 _COMPRESSED = (".gz", ".zst", ".zstd")
 _DELIMITER_NAMES = {";": "';'", "\t": "tabs", "|": "'|'"}
-
-
-def found_columns(columns: list) -> str:
-    """A few of the column names a source holds, for error messages."""
-    shown = ", ".join(repr(c) for c in columns[:12])
-    more = f", ... ({len(columns)} in all)" if len(columns) > 12 else ""
-    return f"Columns found: {shown or 'none'}{more}."
 
 
 @dataclass(frozen=True)
@@ -120,7 +112,7 @@ def open_source(source: str | Path | pd.DataFrame | pa.Table | None, config: Inp
 def _flattened(opened: Source, field: str) -> Source:
     """A source whose rows hold lists of events, turned into one row per event."""
     records = opened.load(None, set()).to_dict("records")
-    frame = _flatten(enumerate(records), field, opened.label, "row")
+    frame = flatten_events(enumerate(records), field, opened.label, "row")
     return dataclasses.replace(opened, columns=list(frame.columns), load=_frame_loader(frame))
 
 
@@ -331,86 +323,18 @@ def _json_frame(
         where = (lambda n: n) if len(paths) == 1 else (lambda n, p=path: f"{p}:{n}")
         records.extend((where(number), record) for number, record in lines)
     if nested:
-        return _flatten(records, nested, label, "line")
+        return flatten_events(records, nested, label, "line")
     return pd.DataFrame.from_records([record for _, record in records])
-
-
-def _flatten(
-    records: Iterable[tuple[int, dict]], field: str, label: str, unit: str
-) -> pd.DataFrame:
-    """One row per element of each record's ``field`` list, outer fields repeated onto it.
-
-    Records without the field (or with null) contribute no events; an event's own keys win over
-    outer fields of the same name. ``unit`` ("line" or "row") words the positions in messages.
-    """
-    rows, bad, keys = [], [], {}
-    for position, record in records:
-        keys.update(dict.fromkeys(record))
-        items = record.get(field)
-        if items is None or (isinstance(items, float) and np.isnan(items)):
-            items = []
-        if not isinstance(items, list | tuple | np.ndarray) or not all(
-            isinstance(item, dict) for item in items
-        ):
-            bad.append({unit: position, field: repr(items)[:60]})
-            continue
-        outer = {key: value for key, value in record.items() if key != field}
-        rows.extend({**outer, **item} for item in items)
-    if field not in keys:
-        raise MissingColumnError(
-            f"{label}: [input] nested_events = {field!r}, but no record has a field {field!r}. "
-            f"{found_columns(list(keys))} Fix: set [input] nested_events to the list field "
-            f'holding the events, or to "" for flat input.'
-        )
-    if bad:
-        raise DataError(
-            f"{label}: {len(bad)} record(s) whose {field!r} field is not a list of event "
-            f"objects, e.g.\n{format_rows(bad)}\nFix: each record's {field!r} must be a list of "
-            f'objects such as [{{"event": "click", "ts": 1700000000}}].'
-        )
-    if not rows:
-        raise EmptyInputError(
-            f"{label}: no record holds any event in its {field!r} list. Fix: check the export."
-        )
-    return pd.DataFrame.from_records(rows)
 
 
 def _query_source(config: InputConfig) -> Source:
     """``[input] query`` against a DuckDB file (or ``duckdb:///``), else any SQLAlchemy URL."""
+    from eventlift.data.warehouse import query_label, read_duckdb, read_query
     from eventlift.sinks.sql import duckdb_file
 
-    database = config.database or ""
+    database, query = config.database or "", config.query or ""
     if duckdb_file(database) is not None:
-        return _duckdb_source(config.query or "", database)
-    from eventlift.data.warehouse import query_label, read_query
-
-    table = read_query(database, config.query or "", fetch_rows=config.fetch_rows)
+        table, label = read_duckdb(query, database)
+        return _arrow_source(table, label)
+    table = read_query(database, query, fetch_rows=config.fetch_rows)
     return _arrow_source(table, query_label(database))
-
-
-def _duckdb_source(query: str, database: str | None) -> Source:
-    """Run ``query`` read-only against the DuckDB file ``database`` and wrap the result."""
-    path = (database or "").removeprefix("duckdb:///")
-    label = f"query on {path}"
-    if path != ":memory:" and not Path(path).is_file():
-        raise DataError(
-            f"{label}: the database file does not exist. Fix: set [input] database to an "
-            f"existing DuckDB file."
-        )
-    try:
-        connection = duckdb.connect(path, read_only=True)
-    except duckdb.Error as exc:
-        raise DataError(f"{label}: cannot open it as a DuckDB database ({exc}).") from None
-    try:
-        relation = connection.sql(query)
-        if relation is None:
-            raise DataError(f"{label}: the query returned no rows or columns: {query!r}.")
-        table = relation.to_arrow_table()
-    except duckdb.Error as exc:
-        raise DataError(
-            f"{label} failed:\n{exc}\nQuery: {query}\nFix: correct [input] query (try it in the "
-            f"duckdb shell against that file)."
-        ) from None
-    finally:
-        connection.close()
-    return _arrow_source(table, label)

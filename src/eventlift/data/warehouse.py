@@ -1,21 +1,23 @@
-"""Events from a SQL query against any database SQLAlchemy can reach (PostgreSQL, Snowflake, ...).
+"""Events from a SQL query: a DuckDB file read directly, or any database SQLAlchemy can reach.
 
 The query runs once, on a server-side cursor (``stream_results``): rows arrive in batches of
 ``[input] fetch_rows``, each batch becomes an Arrow record batch at once, and the batches are
 joined into one table at the end, so the result is held once, as Arrow, and never as a list of
-all rows. DuckDB files are read by :mod:`eventlift.data.sources` directly.
+all rows. A DuckDB file is opened read-only and queried in process (:func:`read_duckdb`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 
 from eventlift.exceptions import DataError, EmptyInputError
 from eventlift.sinks.sql import create_engine, database_error, mask_url
 
-__all__ = ["query_label", "read_query"]
+__all__ = ["query_label", "read_duckdb", "read_query"]
 
 
 def query_label(url: str) -> str:
@@ -122,3 +124,31 @@ def _cast(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
         else:
             arrays.append(column.cast(field.type))
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def read_duckdb(query: str, database: str | None) -> tuple[pa.Table, str]:
+    """Run ``query`` read-only against the DuckDB file ``database``: the result and its label."""
+    path = (database or "").removeprefix("duckdb:///")
+    label = f"query on {path}"
+    if path != ":memory:" and not Path(path).is_file():
+        raise DataError(
+            f"{label}: the database file does not exist. Fix: set [input] database to an "
+            f"existing DuckDB file."
+        )
+    try:
+        connection = duckdb.connect(path, read_only=True)
+    except duckdb.Error as exc:
+        raise DataError(f"{label}: cannot open it as a DuckDB database ({exc}).") from None
+    try:
+        relation = connection.sql(query)
+        if relation is None:
+            raise DataError(f"{label}: the query returned no rows or columns: {query!r}.")
+        table = relation.to_arrow_table()
+    except duckdb.Error as exc:
+        raise DataError(
+            f"{label} failed:\n{exc}\nQuery: {query}\nFix: correct [input] query (try it in the "
+            f"duckdb shell against that file)."
+        ) from None
+    finally:
+        connection.close()
+    return table, label

@@ -25,14 +25,8 @@ from typing import Any
 import pandas as pd
 
 from eventlift.exceptions import ConfigError, DataError, EmptyInputError
-from eventlift.report.sections import (
-    TABLES,
-    ModeInputs,
-    TableSpec,
-    comparison_section,
-    mode_section,
-    text,
-)
+from eventlift.report.sections import ModeInputs, comparison_section, mode_section, text
+from eventlift.report.table_specs import TABLES, TableSpec
 from eventlift.sinks.atomic import atomic_path
 
 __all__ = ["REPORT_NAME", "build_report"]
