@@ -222,6 +222,7 @@ write_plots = false
     )
     result = CliRunner().invoke(app, ["run", str(tmp_path / "run.toml")])
     assert result.exit_code == 0, result.output
+    assert "mode no_funnel\nepoch 1/1: validation AUC" in result.output  # no blank bar lines
     text = " ".join(result.output.split())  # rich wraps at 80 columns
     assert "sessions: derived from 'user' with a 30-minute inactivity gap: [columns] " in text
     assert "warning: Only " in text and "(Hanley-McNeil)" in text
@@ -230,3 +231,6 @@ write_plots = false
     assert summary["counts"]["sessions_derived"]["from"] == "user_id"
     assert summary["config"]["columns"]["session_id"] == ""
     assert summary["counts"]["sessions"] == 240  # two hours between users' sessions
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    derived = page.split("<h4>sessions derived</h4>")[1].split("</table>")[0]
+    assert '<th scope="col">fact</th>' in derived and "<td>gap minutes</td>" in derived

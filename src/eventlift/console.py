@@ -30,6 +30,9 @@ class RichProgress:
 
     @contextmanager
     def task(self, description: str, total: int) -> Iterator[Callable[[int], None]]:
+        if not self.console.is_terminal:  # a log file gets the notes, not bars redrawn as blanks
+            yield lambda n=1: None
+            return
         columns = (
             TextColumn("{task.description}"),
             BarColumn(),

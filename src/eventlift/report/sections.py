@@ -191,8 +191,10 @@ def _run_facts(mode: str, summary: Mapping[str, Any]) -> str:
         parts.append(f"<h4>{text(str(key).replace('_', ' '))}</h4>")
         if all(isinstance(inner, Mapping) for inner in value.values()):
             parts.append(records_table([{"": name, **inner} for name, inner in value.items()]))
-        else:
+        elif str(key).startswith("dropped_"):
             parts.append(html_table(("reason", "count"), value.items()))
+        else:  # a record such as sessions_derived: its fields, not counts
+            parts.append(facts_table(value))
     return "".join(parts)
 
 
