@@ -763,3 +763,31 @@ def test_write_export_is_deterministic(tmp_path, export_events):
     first = write_export(export_events, tmp_path / "a", compression="gz", **options)
     second = write_export(export_events, tmp_path / "b", compression="gz", **options)
     assert [p.read_bytes() for p in first] == [p.read_bytes() for p in second]
+
+
+def test_bad_timestamps_are_named_by_file_and_line(tmp_path):
+    """Several parts: the file and its line, past a blank line, CRLF and a skipped line."""
+    folder = tmp_path / "export"
+    folder.mkdir()
+    header = "session_id,timestamp,event\n"
+    (folder / "part-0.csv").write_text(header + "a,2024-01-01 10:00:00,view\n")
+    second = header + "b,2024-01-01 11:00:00,view\r\n\r\nb,1,2,3\nb,soon,view\nb,later,view\n"
+    (folder / "part-1.csv").write_text(second)
+    with pytest.raises(DataError, match=r"part-1\.csv: 1 malformed line.*\n    line 4 has 4"):
+        read_events(folder, config())  # the blank line before it counts
+    with pytest.raises(TimestampError) as info:
+        read_events(folder, config(on_bad_lines="skip"))
+    message = str(info.value)
+    assert f"at='{folder / 'part-1.csv'}, line 5', timestamp='soon'" in message
+    assert f"at='{folder / 'part-1.csv'}, line 6', timestamp='later'" in message
+    assert "row_number" not in message
+    # one JSON lines file: its line; a value spanning lines: the data row, no line claimed
+    (tmp_path / "events.jsonl").write_text(
+        '{"session_id": "a", "timestamp": 1, "event": "v"}\n\n'
+        '{"session_id": "a", "timestamp": "soon", "event": "v"}\n'
+    )
+    with pytest.raises(TimestampError, match=r"at='line 3', timestamp='soon'"):
+        read_events(tmp_path / "events.jsonl", config())
+    (tmp_path / "quoted.csv").write_text(header + 'a,1,"two\nlines"\na,soon,view\n')
+    with pytest.raises(TimestampError, match=r"at='data row 2', timestamp='soon'"):
+        read_events(tmp_path / "quoted.csv", config())

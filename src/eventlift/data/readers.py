@@ -150,6 +150,7 @@ def read_events(
                 source=opened.label,
                 timezone=config.input.timezone,
                 notes=notes,
+                locate=opened.locate,
             )
         elif role in mapping:
             values = frame[mapping[role]]

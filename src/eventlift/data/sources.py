@@ -27,12 +27,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
+import pyarrow.parquet as pq
 
 from eventlift.config import InputConfig
 from eventlift.data.nested import flatten_events
+from eventlift.data.row_origins import Part, RowLocator, locate_in_parts
 from eventlift.data.textfiles import (
     LineFaults,
     csv_header,
+    csv_row_lines,
     detect_delimiter,
     read_csv_table,
     read_json_lines,
@@ -70,7 +73,10 @@ class Source:
     format allows (Parquet reads them dictionary-encoded, never holding every value as a string;
     Arrow tables encode them before conversion). ``files`` counts the files read, ``notes``
     holds one sentence per decision made for the user (a detected delimiter, files combined) and
-    ``faults`` the malformed lines skipped, filled in as the files are read.
+    ``faults`` the malformed lines skipped, filled in as the files are read. ``locate`` names
+    where loaded rows (0-based positions) sit in the files, ``"line 17"`` or ``"part-2.csv, line
+    17"``, for messages about single rows; None for frames, queries and one Parquet file, whose
+    positions are their row numbers.
     """
 
     label: str
@@ -79,6 +85,7 @@ class Source:
     files: int = 0
     notes: list[str] = field(default_factory=list)
     faults: LineFaults = field(default_factory=LineFaults)
+    locate: RowLocator | None = None
 
 
 def open_source(source: str | Path | pd.DataFrame | pa.Table | None, config: InputConfig) -> Source:
@@ -169,8 +176,12 @@ def open_file(
         )
     faults = LineFaults()
     if fmt == "jsonl":
-        frame = _json_frame(paths, nested, label, on_bad_lines, faults)
+        frame, parts = _json_frame(paths, nested, label, on_bad_lines, faults)
         opened = _frame_source(frame, label)
+        if parts:  # flat lines: each row is one line
+            opened = dataclasses.replace(
+                opened, locate=locate_in_parts(lambda: parts, len(paths) > 1)
+            )
     elif fmt == "parquet":
         opened = _parquet_source(paths, label)
     else:
@@ -258,9 +269,18 @@ def _csv_source(
             f"delimiter to override)."
         )
     names = csv_header(paths[0], separators[paths[0]])
+    parts: list[Part] = []
+
+    def lines_of(path: Path, rows: int) -> Callable[[], list[int] | None]:
+        def lines() -> list[int] | None:
+            skipped = faults.known_lines(path)
+            return None if skipped is None else csv_row_lines(path, rows, skipped)
+
+        return lines
 
     def load(columns: list | None, text: set[str], categorical: Iterable[str] = ()) -> pd.DataFrame:
         tables = []
+        parts.clear()
         for path in paths:
             header = names if path == paths[0] else csv_header(path, separators[path])
             missing = [c for c in columns or [] if c not in header]
@@ -279,13 +299,14 @@ def _csv_source(
                 faults=faults,
             )
             tables.append(table)
+            parts.append((path, table.num_rows, lines_of(path, table.num_rows)))
         try:
             table = pa.concat_tables(tables, promote_options="permissive")
         except (pa.ArrowException, ValueError) as exc:
             raise DataError(f"{label}: the parts do not combine into one table ({exc}).") from None
         return _arrow_source(table, label).load(None, text, categorical)
 
-    return Source(label, names, load)
+    return Source(label, names, load, locate=locate_in_parts(lambda: parts, len(paths) > 1))
 
 
 def _parquet_source(paths: list[Path], label: str) -> Source:
@@ -310,21 +331,30 @@ def _parquet_source(paths: list[Path], label: str) -> Source:
             raise DataError(f"{label}: cannot read the Parquet data ({exc}).") from None
         return _arrow_source(table, label).load(None, text, categorical)
 
-    return Source(label, names, load)
+    def parts() -> list[Part]:  # rows per file from the footers, read when a row is named
+        counts = (pq.ParquetFile(path).metadata.num_rows for path in paths)
+        return [(path, rows, lambda: None) for path, rows in zip(paths, counts, strict=True)]
+
+    locate = locate_in_parts(parts, several=True) if len(paths) > 1 else None
+    return Source(label, names, load, locate=locate)
 
 
 def _json_frame(
     paths: list[Path], nested: str | None, label: str, on_bad_lines: str, faults: LineFaults
-) -> pd.DataFrame:
-    """The JSON lines files as one frame (flattened when nested); positions name file and line."""
+) -> tuple[pd.DataFrame, list[Part]]:
+    """The JSON lines files as one frame (flattened when nested), and for flat files the parts
+    with each row's line; nested records name their file and line in their own messages."""
     records: list[tuple[object, dict]] = []
+    parts: list[Part] = []
     for path in paths:
         lines = read_json_lines(path, on_bad_lines=on_bad_lines, faults=faults)
         where = (lambda n: n) if len(paths) == 1 else (lambda n, p=path: f"{p}:{n}")
         records.extend((where(number), record) for number, record in lines)
+        numbers = [number for number, _ in lines]
+        parts.append((path, len(numbers), lambda numbers=numbers: numbers))
     if nested:
-        return flatten_events(records, nested, label, "line")
-    return pd.DataFrame.from_records([record for _, record in records])
+        return flatten_events(records, nested, label, "line"), []
+    return pd.DataFrame.from_records([record for _, record in records]), parts
 
 
 def _query_source(config: InputConfig) -> Source:

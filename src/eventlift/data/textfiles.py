@@ -24,7 +24,14 @@ import pyarrow.csv as pacsv
 
 from eventlift.exceptions import DataError
 
-__all__ = ["LineFaults", "csv_header", "detect_delimiter", "read_csv_table", "read_json_lines"]
+__all__ = [
+    "LineFaults",
+    "csv_header",
+    "csv_row_lines",
+    "detect_delimiter",
+    "read_csv_table",
+    "read_json_lines",
+]
 
 DELIMITERS = (",", ";", "\t", "|")
 _SHOWN = 10  # line numbers kept per file for messages and the read report
@@ -45,6 +52,12 @@ class LineFaults:
     @property
     def count(self) -> int:
         return sum(count for count, _ in self.by_file.values())
+
+    def known_lines(self, path: Path) -> list[int] | None:
+        """Every skipped line of ``path`` when all are listed (none skipped: []), else None."""
+        count, first = self.by_file.get(str(path), (0, []))
+        lines = [line for line, _ in first if line is not None]
+        return lines if len(lines) == count else None
 
 
 def detect_delimiter(path: Path) -> str:
@@ -157,6 +170,32 @@ def read_json_lines(path: Path, *, on_bad_lines: str, faults: LineFaults) -> lis
     return records
 
 
+def csv_row_lines(path: Path, n_rows: int, skipped: list[int]) -> list[int] | None:
+    """The file line (1-based) of each of the ``n_rows`` data rows read from the CSV ``path``.
+
+    For error messages only (the file is read again): rows are paired with the non-blank lines
+    after the header, less the ``skipped`` malformed ones; when the counts differ (a quoted value
+    spanning lines), no line numbers are claimed and None is returned.
+    """
+    try:
+        with pa.input_stream(str(path), compression="detect") as stream:
+            data = stream.read()
+    except (pa.ArrowException, OSError):
+        return None
+    removed = set(skipped)
+    lines = [number for number in _read_lines(data)[1:] if number not in removed]
+    return lines if len(lines) == n_rows else None
+
+
+def _read_lines(data: bytes) -> list[int]:
+    """The file line (1-based) of each line the CSV parser reads: all but the empty ones.
+
+    Arrow skips empty lines and numbers the rest from 1 (the header), so its k-th row is the
+    k-th of these.
+    """
+    return [number for number, raw in enumerate(data.split(b"\n"), 1) if raw not in (b"", b"\r")]
+
+
 def malformed_error(
     path: Path, count: int, located: list[tuple[int | None, str]], rule: str
 ) -> DataError:
@@ -215,7 +254,16 @@ def _locate_rows(source: str | pa.Buffer, delimiter: str) -> list[tuple[int | No
             parse_options=_parse_options(delimiter, handler),
             convert_options=pacsv.ConvertOptions(include_columns=[]),
         )
-    return found
+    if isinstance(source, pa.Buffer):
+        data = source.to_pybytes()
+    else:
+        with pa.input_stream(source, compression="detect") as stream:
+            data = stream.read()
+    lines = _read_lines(data)  # Arrow's row numbers skip empty lines: back to file lines
+    return [
+        (lines[number - 1] if number is not None and number <= len(lines) else number, *rest)
+        for number, *rest in found
+    ]
 
 
 def _without_undecodable_lines(path: Path, on_bad_lines: str) -> tuple[pa.Buffer, list[int]]:

@@ -28,6 +28,7 @@ import decimal
 import numbers
 import re
 import zoneinfo
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -97,6 +98,7 @@ def parse_timestamps(
     source: str = "<input>",
     timezone: str | None = None,
     notes: list[str] | None = None,
+    locate: Callable[[np.ndarray], list[str]] | None = None,
 ) -> pd.Series:
     """Parse one event-time column into naive UTC datetimes, failing on any bad row.
 
@@ -113,6 +115,9 @@ def parse_timestamps(
     notes : list of str, optional
         Receives one sentence per decision worth telling the user (the epoch unit ``"auto"``
         chose, zones converted), so that the reader can report them.
+    locate : callable, optional
+        Names where rows sit in the input files (0-based positions in, ``"part-2.csv, line
+        17"`` out), so that the message points at file lines rather than positions.
 
     Returns
     -------
@@ -123,8 +128,8 @@ def parse_timestamps(
     ------
     TimestampError
         If any value is null, cannot be parsed, or falls outside 1677-09-22..2262-04-11; the
-        message shows the count, up to five offending rows (``row_number`` = 0-based input
-        position) and the accepted formats.
+        message shows the count, up to five offending rows (where ``locate`` puts them, else
+        ``row_number`` = 0-based input position) and the accepted formats.
     """
     values = values.reset_index(drop=True)
     if isinstance(values.dtype, pd.ArrowDtype):
@@ -153,7 +158,9 @@ def parse_timestamps(
 
     bad = np.isnat(parsed)  # (n,)
     if bad.any():
-        raise TimestampError(_describe_failure(values, bad, column, source, epoch_unit, unit))
+        raise TimestampError(
+            _describe_failure(values, bad, column, source, epoch_unit, unit, locate)
+        )
     if notes is not None:
         if epoch_unit and unit == "auto":
             notes.append(
@@ -316,15 +323,26 @@ def _to_utc(values: pd.Series, zone: zoneinfo.ZoneInfo | None, naive: np.ndarray
 
 
 def _describe_failure(
-    values: pd.Series, bad: np.ndarray, column: str, source: str, epoch_unit: str | None, unit: str
+    values: pd.Series,
+    bad: np.ndarray,
+    column: str,
+    source: str,
+    epoch_unit: str | None,
+    unit: str,
+    locate: Callable[[np.ndarray], list[str]] | None,
 ) -> str:
     """The TimestampError message: counts, the first offending rows and the fix."""
     positions = np.flatnonzero(bad)
     n_null = int(values.isna().to_numpy()[positions].sum())
     shown = values.iloc[positions[:5]].astype(object)
+    if locate is not None:
+        places, explained = [{"at": at} for at in locate(positions[:5])], ""
+    else:
+        places = [{"row_number": int(i)} for i in positions[:5]]
+        explained = " (row_number is the 0-based position in the input)"
     rows = [
-        {"row_number": int(i), column: None if _kind(value) == "-" else value}
-        for i, value in zip(positions[:5], shown, strict=True)
+        {**place, column: None if _kind(value) == "-" else value}
+        for place, value in zip(places, shown, strict=True)
     ]
     null_note = f", {n_null} of them null" if n_null else ""
     unit_note = ""
@@ -336,6 +354,6 @@ def _describe_failure(
         )
     return (
         f"{source}: {len(positions)} of {len(values)} rows in timestamp column {column!r} cannot "
-        f"be read as timestamps{null_note}. First offending rows (row_number is the 0-based "
-        f"position in the input):\n{format_rows(rows)}\n{ACCEPTED_FORMATS}{unit_note}"
+        f"be read as timestamps{null_note}. First offending rows{explained}:\n"
+        f"{format_rows(rows)}\n{ACCEPTED_FORMATS}{unit_note}"
     )
