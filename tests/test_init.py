@@ -241,6 +241,21 @@ def test_skipped_lines_are_counted_in_the_config(events, tmp_path):
     assert profile.rows == 2998
 
 
+def test_only_the_sample_is_read_from_a_large_file(events, tmp_path):
+    """A download cut short and a broken line far down: the sample's rows never reach them."""
+    large = pd.concat([events] * 4, ignore_index=True)  # ~2.5 MB of CSV text
+    (csv,) = write_export(large, tmp_path / "events.csv.gz", ragged_lines=[2500])
+    cut = csv.read_bytes()
+    csv.write_bytes(cut[: len(cut) * 9 // 10])  # the gzip stream ends early
+    (jsonl,) = write_export(events.head(3000), tmp_path / "events.jsonl", broken_json_lines=[2500])
+    parts = write_export(events.head(3000), tmp_path / "parts", fmt="parquet", parts=3)
+    for path, rows in ((csv, 1000), (jsonl, 1000), (parts[0].parent, 500)):
+        profile = profile_source(path, rows=rows)
+        assert profile.rows == rows and "on_bad_lines" not in profile.settings, path
+    with pytest.raises(DataError, match="ends early"):
+        profile_source(csv, rows=10**6)  # the whole file
+
+
 def test_init_then_run_without_editing_the_config(events, tmp_path):
     """The whole first day: an awkward export, `eventlift init`, then the run on that file."""
     folder = tmp_path / "export"

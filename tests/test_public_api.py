@@ -11,8 +11,8 @@ import eventlift
 def test_public_names():
     assert set(eventlift.__all__) == {
         "Config", "ConfigError", "DataError", "EmptyInputError", "EventliftError", "LabelError",
-        "MissingColumnError", "RunResult", "TimestampError", "__version__", "compare",
-        "load_config", "run",
+        "MalformedLinesError", "MissingColumnError", "RunResult", "TimestampError", "__version__",
+        "compare", "load_config", "run",
     }  # fmt: skip
     assert callable(eventlift.run) and callable(eventlift.compare)
     for name in eventlift.__all__:
@@ -27,6 +27,7 @@ def test_errors_share_one_root_and_stay_value_errors():
         eventlift.EmptyInputError,
         eventlift.TimestampError,
         eventlift.LabelError,
+        eventlift.MalformedLinesError,
     ):
         assert issubclass(error, eventlift.EventliftError) and issubclass(error, ValueError)
 

@@ -22,6 +22,7 @@ from eventlift.exceptions import (
     ConfigError,
     DataError,
     EmptyInputError,
+    MalformedLinesError,
     MissingColumnError,
     TimestampError,
 )
@@ -689,7 +690,9 @@ def test_a_glob_that_matches_nothing(tmp_path):
 
 def test_malformed_lines_of_parts_are_named_by_file_and_line(tmp_path, export_events):
     paths = write_export(export_events, tmp_path / "export", parts=2, ragged_lines=[3])
-    with pytest.raises(DataError, match=r"part-00001\.csv: 1 malformed line.*\n    line 3 has 8"):
+    with pytest.raises(
+        MalformedLinesError, match=r"part-00001\.csv: 1 malformed line.*\n    line 3 has 8"
+    ):
         read_export(tmp_path / "export")
     report = read_report(read_export(tmp_path / "export", on_bad_lines="skip"))
     assert (report.malformed_lines, report.malformed_line_numbers) == (1, [f"{paths[1]}:3"])

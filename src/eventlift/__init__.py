@@ -12,6 +12,7 @@ from eventlift.exceptions import (
     EmptyInputError,
     EventliftError,
     LabelError,
+    MalformedLinesError,
     MissingColumnError,
     TimestampError,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "EmptyInputError",
     "EventliftError",
     "LabelError",
+    "MalformedLinesError",
     "MissingColumnError",
     "RunResult",
     "TimestampError",

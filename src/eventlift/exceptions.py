@@ -17,6 +17,7 @@ __all__ = [
     "EmptyInputError",
     "EventliftError",
     "LabelError",
+    "MalformedLinesError",
     "MissingColumnError",
     "TimestampError",
     "format_rows",
@@ -41,6 +42,10 @@ class MissingColumnError(DataError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message otherwise
         return str(self.args[0]) if self.args else ""
+
+
+class MalformedLinesError(DataError):
+    """A file has malformed lines and ``[input] on_bad_lines = "error"`` refuses them."""
 
 
 class EmptyInputError(DataError):

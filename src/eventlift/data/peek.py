@@ -2,11 +2,12 @@
 
 ``eventlift init`` proposes a config from what a source holds. To propose only what the run will
 understand, the rows come through the same openers as the run (:mod:`eventlift.data.sources`), so
-every format, compression, delimiter and malformed-line rule of the reader applies here too. The
-openers read a file whole, and the sample is its first rows; a query is wrapped in a ``LIMIT`` so
-that the database, not this process, cuts the sample. JSON
-lines whose rows hold a list of event objects (one object per session or user) are recognised and
-flattened, so that the sample holds one row per event as the run will see it.
+every format, compression, delimiter and malformed-line rule of the reader applies here too.
+Files are read only as far as the sample reaches (the first lines of a CSV or JSON lines file,
+decompressed no further; the first row groups of Parquet); a query is wrapped in a ``LIMIT`` so
+that the database, not this process, cuts the sample. JSON lines whose rows hold a list of event
+objects (one object per session or user) are recognised and flattened, so that the sample holds
+one row per event as the run will see it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from eventlift.config import InputConfig
 from eventlift.data.column_stats import time_reading
 from eventlift.data.sources import open_source
 from eventlift.data.textfiles import LineFaults, detect_delimiter
-from eventlift.exceptions import ConfigError, DataError, EmptyInputError
+from eventlift.exceptions import ConfigError, EmptyInputError, MalformedLinesError
 
 __all__ = ["DEFAULT_SAMPLE_ROWS", "Sample", "input_keys", "nested_field", "read_sample"]
 
@@ -145,11 +146,8 @@ def _read(config: InputConfig, rows: int) -> Sample:
     """
     try:
         return _load(config, rows)
-    except EmptyInputError:
-        raise
-    except DataError as error:
-        if "on_bad_lines" not in input_keys() or "on_bad_lines" not in str(error):
-            raise
+    except MalformedLinesError:
+        pass
     sample, faults = _load_with_faults(dataclasses.replace(config, on_bad_lines="skip"), rows)
     first = [(line, detail) for _, shown in faults.by_file.values() for line, detail in shown]
     examples = "; ".join(f"line {line}: {detail.split(':')[0]}" for line, detail in first[:3])
@@ -171,7 +169,7 @@ def _load(config: InputConfig, rows: int) -> Sample:
 
 
 def _load_with_faults(config: InputConfig, rows: int) -> tuple[Sample, LineFaults]:
-    opened = open_source(None, config)
+    opened = open_source(None, config, max_rows=rows)
     if not opened.columns:
         raise EmptyInputError(
             f"{opened.label}: the input holds no columns and no rows. Fix: point eventlift init "
@@ -186,7 +184,7 @@ def _load_with_faults(config: InputConfig, rows: int) -> tuple[Sample, LineFault
     settings, notes = {}, {}
     path = Path(config.path) if config.path else None
     separated = any("fields separated by" in note for note in opened.notes)
-    if separated and path is not None and path.is_file() and "delimiter" in input_keys():
+    if separated and path is not None and path.is_file():
         delimiter = detect_delimiter(path)
         settings["delimiter"] = delimiter
         notes["delimiter"] = f"fields are separated by {delimiter!r} (detected from the header)"

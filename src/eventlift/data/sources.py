@@ -88,10 +88,23 @@ class Source:
     locate: RowLocator | None = None
 
 
-def open_source(source: str | Path | pd.DataFrame | pa.Table | None, config: InputConfig) -> Source:
-    """Dispatch on the kind of source; flatten nested events when configured."""
+def open_source(
+    source: str | Path | pd.DataFrame | pa.Table | None,
+    config: InputConfig,
+    *,
+    max_rows: int | None = None,
+) -> Source:
+    """Dispatch on the kind of source; flatten nested events when configured.
+
+    ``max_rows`` makes files load only their first rows (a sample, as ``eventlift init`` reads);
+    frames and query results are taken as given (a sample query carries its own ``LIMIT``).
+    """
     nested = config.nested_events
-    options = {"on_bad_lines": config.on_bad_lines, "delimiter": config.delimiter}
+    options = {
+        "on_bad_lines": config.on_bad_lines,
+        "delimiter": config.delimiter,
+        "max_rows": max_rows,
+    }
     if source is None:
         if config.query:
             opened = _query_source(config)
@@ -155,12 +168,13 @@ def open_file(
     *,
     on_bad_lines: str = "error",
     delimiter: str | None = None,
+    max_rows: int | None = None,
 ) -> Source:
     """Open a file, a folder of files or a glob pattern without reading more than headers.
 
     ``key`` is the ``[input]`` key that named the path, for the message when nothing is there;
     ``on_bad_lines`` ("error" or "skip") and ``delimiter`` (None: detected) apply to CSV and
-    JSON lines.
+    JSON lines; with ``max_rows`` only the first rows are read, from the first files.
     """
     label = str(path)
     fmt, paths = _common_format(_expand(path, key), fmt, label)
@@ -176,16 +190,16 @@ def open_file(
         )
     faults = LineFaults()
     if fmt == "jsonl":
-        frame, parts = _json_frame(paths, nested, label, on_bad_lines, faults)
+        frame, parts = _json_frame(paths, nested, label, on_bad_lines, faults, max_rows)
         opened = _frame_source(frame, label)
         if parts:  # flat lines: each row is one line
             opened = dataclasses.replace(
                 opened, locate=locate_in_parts(lambda: parts, len(paths) > 1)
             )
     elif fmt == "parquet":
-        opened = _parquet_source(paths, label)
+        opened = _parquet_source(paths, label, max_rows)
     else:
-        opened = _csv_source(paths, label, delimiter, on_bad_lines, faults, notes)
+        opened = _csv_source(paths, label, delimiter, on_bad_lines, faults, notes, max_rows)
     opened = dataclasses.replace(opened, files=len(paths), notes=notes, faults=faults)
     return _flattened(opened, nested) if nested and fmt != "jsonl" else opened
 
@@ -258,6 +272,7 @@ def _csv_source(
     on_bad_lines: str,
     faults: LineFaults,
     notes: list[str],
+    max_rows: int | None = None,
 ) -> Source:
     """CSV files through Arrow: headers now, columns on demand; ``text`` columns stay text."""
     separators = {path: delimiter or detect_delimiter(path) for path in paths}
@@ -282,6 +297,9 @@ def _csv_source(
         tables = []
         parts.clear()
         for path in paths:
+            left = None if max_rows is None else max_rows - sum(t.num_rows for t in tables)
+            if left is not None and left <= 0:
+                break
             header = names if path == paths[0] else csv_header(path, separators[path])
             missing = [c for c in columns or [] if c not in header]
             if missing:
@@ -297,6 +315,7 @@ def _csv_source(
                 delimiter=separators[path],
                 on_bad_lines=on_bad_lines,
                 faults=faults,
+                max_rows=left,
             )
             tables.append(table)
             parts.append((path, table.num_rows, lines_of(path, table.num_rows)))
@@ -309,7 +328,7 @@ def _csv_source(
     return Source(label, names, load, locate=locate_in_parts(lambda: parts, len(paths) > 1))
 
 
-def _parquet_source(paths: list[Path], label: str) -> Source:
+def _parquet_source(paths: list[Path], label: str, max_rows: int | None = None) -> Source:
     files = [str(path) for path in paths]
     try:
         dataset = pads.dataset(files, format="parquet")
@@ -326,7 +345,10 @@ def _parquet_source(paths: list[Path], label: str) -> Source:
             options = pads.ParquetFileFormat(read_options={"dictionary_columns": list(categorical)})
             chosen = pads.dataset(files, format=options)
         try:
-            table = chosen.to_table(columns=columns)
+            if max_rows is None:
+                table = chosen.to_table(columns=columns)
+            else:  # reads the first row groups only
+                table = chosen.head(max_rows, columns=columns)
         except (pa.ArrowException, OSError) as exc:
             raise DataError(f"{label}: cannot read the Parquet data ({exc}).") from None
         return _arrow_source(table, label).load(None, text, categorical)
@@ -340,14 +362,22 @@ def _parquet_source(paths: list[Path], label: str) -> Source:
 
 
 def _json_frame(
-    paths: list[Path], nested: str | None, label: str, on_bad_lines: str, faults: LineFaults
+    paths: list[Path],
+    nested: str | None,
+    label: str,
+    on_bad_lines: str,
+    faults: LineFaults,
+    max_rows: int | None = None,
 ) -> tuple[pd.DataFrame, list[Part]]:
     """The JSON lines files as one frame (flattened when nested), and for flat files the parts
     with each row's line; nested records name their file and line in their own messages."""
     records: list[tuple[object, dict]] = []
     parts: list[Part] = []
     for path in paths:
-        lines = read_json_lines(path, on_bad_lines=on_bad_lines, faults=faults)
+        left = None if max_rows is None else max_rows - len(records)
+        if left is not None and left <= 0:
+            break
+        lines = read_json_lines(path, on_bad_lines=on_bad_lines, faults=faults, max_rows=left)
         where = (lambda n: n) if len(paths) == 1 else (lambda n, p=path: f"{p}:{n}")
         records.extend((where(number), record) for number, record in lines)
         numbers = [number for number, _ in lines]

@@ -22,7 +22,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from eventlift.exceptions import DataError
+from eventlift.exceptions import DataError, MalformedLinesError
 
 __all__ = [
     "LineFaults",
@@ -77,9 +77,10 @@ def detect_delimiter(path: Path) -> str:
 
 
 def csv_header(path: Path, delimiter: str) -> list[str]:
-    """The column names of a CSV file, read from its first block only."""
+    """The column names of a CSV file, read from its first lines only."""
     try:
-        reader = pacsv.open_csv(path, parse_options=_parse_options(delimiter, _skip))
+        head = pa.BufferReader(_head(path, 2))
+        reader = pacsv.open_csv(head, parse_options=_parse_options(delimiter, _skip))
         return list(reader.schema.names)
     except (pa.ArrowException, OSError) as exc:
         raise _unreadable(path, exc) from None
@@ -93,15 +94,18 @@ def read_csv_table(
     delimiter: str,
     on_bad_lines: str,
     faults: LineFaults,
+    max_rows: int | None = None,
 ) -> pa.Table:
     """The CSV's ``columns`` (all when None) as an Arrow table; ``text`` columns stay strings.
+
+    With ``max_rows`` only the file's first lines are decompressed and parsed (a sample).
 
     Raises
     ------
     DataError
         The file cannot be parsed, or (``on_bad_lines = "error"``) it has malformed lines.
     """
-    source: str | pa.Buffer = str(path)
+    source: str | pa.Buffer = str(path) if max_rows is None else _head(path, max_rows + 1)
     dropped: list[int] = []
     bad_rows: list[str] = []
 
@@ -124,7 +128,7 @@ def read_csv_table(
         except (pa.ArrowException, OSError) as exc:
             if attempt or "invalid UTF8" not in str(exc):
                 raise _unreadable(path, exc) from None
-            source, dropped = _without_undecodable_lines(path, on_bad_lines)
+            source, dropped = _without_undecodable_lines(path, source, on_bad_lines)
     located = [(line, "is not UTF-8 text") for line in dropped]
     if bad_rows:
         located += [
@@ -136,14 +140,18 @@ def read_csv_table(
     if count and on_bad_lines == "error":
         raise malformed_error(path, count, located, "the same number of fields on every line")
     faults.record(path, count, located)
-    return table
+    return table if max_rows is None else table.slice(0, max_rows)
 
 
-def read_json_lines(path: Path, *, on_bad_lines: str, faults: LineFaults) -> list[tuple[int, dict]]:
-    """(line number, object) for each JSON line of ``path``; blank lines are passed over."""
+def read_json_lines(
+    path: Path, *, on_bad_lines: str, faults: LineFaults, max_rows: int | None = None
+) -> list[tuple[int, dict]]:
+    """(line number, object) for each JSON line of ``path``; blank lines are passed over.
+
+    With ``max_rows`` only the first lines are decompressed and read (a sample).
+    """
     try:
-        with pa.input_stream(str(path), compression="detect") as stream:
-            data = stream.read()
+        data = _bytes(str(path)) if max_rows is None else _head(path, max_rows).to_pybytes()
     except (pa.ArrowException, OSError) as exc:
         raise _unreadable(path, exc, "JSON lines") from None
     records, bad = [], []
@@ -178,8 +186,7 @@ def csv_row_lines(path: Path, n_rows: int, skipped: list[int]) -> list[int] | No
     spanning lines), no line numbers are claimed and None is returned.
     """
     try:
-        with pa.input_stream(str(path), compression="detect") as stream:
-            data = stream.read()
+        data = _bytes(str(path))
     except (pa.ArrowException, OSError):
         return None
     removed = set(skipped)
@@ -198,12 +205,12 @@ def _read_lines(data: bytes) -> list[int]:
 
 def malformed_error(
     path: Path, count: int, located: list[tuple[int | None, str]], rule: str
-) -> DataError:
+) -> MalformedLinesError:
     """The DataError for malformed lines: how many, the first ones, and both fixes."""
     shown = "\n".join(
         f"    line {line if line is not None else '?'} {detail}" for line, detail in located[:5]
     )
-    return DataError(
+    return MalformedLinesError(
         f"{path}: {count} malformed line(s), e.g.\n{shown}\nFix: repair or remove those lines "
         f"(the file must hold {rule}; a broken last line usually means the download stopped "
         f'early), or set [input] on_bad_lines = "skip" to drop and count them.'
@@ -254,28 +261,55 @@ def _locate_rows(source: str | pa.Buffer, delimiter: str) -> list[tuple[int | No
             parse_options=_parse_options(delimiter, handler),
             convert_options=pacsv.ConvertOptions(include_columns=[]),
         )
-    if isinstance(source, pa.Buffer):
-        data = source.to_pybytes()
-    else:
-        with pa.input_stream(source, compression="detect") as stream:
-            data = stream.read()
-    lines = _read_lines(data)  # Arrow's row numbers skip empty lines: back to file lines
+    lines = _read_lines(_bytes(source))  # Arrow's row numbers skip empty lines: back to file lines
     return [
         (lines[number - 1] if number is not None and number <= len(lines) else number, *rest)
         for number, *rest in found
     ]
 
 
-def _without_undecodable_lines(path: Path, on_bad_lines: str) -> tuple[pa.Buffer, list[int]]:
-    """The file's bytes without lines that are not UTF-8, and those lines' numbers."""
-    with pa.input_stream(str(path), compression="detect") as stream:
-        lines = stream.read().decode("utf-8", errors="surrogateescape").split("\n")
+def _without_undecodable_lines(
+    path: Path, source: str | pa.Buffer, on_bad_lines: str
+) -> tuple[pa.Buffer, list[int]]:
+    """The bytes of ``source`` (the file or its head) without lines that are not UTF-8, and
+    those lines' numbers."""
+    lines = _bytes(source).decode("utf-8", errors="surrogateescape").split("\n")
     dropped = [number for number, line in enumerate(lines, 1) if _UNDECODABLE.search(line)]
     if on_bad_lines == "error":
         located = [(line, "is not UTF-8 text") for line in dropped]
         raise malformed_error(path, len(dropped), located, "UTF-8 text")
     kept = "\n".join(line for line in lines if not _UNDECODABLE.search(line))
     return pa.py_buffer(kept.encode("utf-8")), dropped
+
+
+def _bytes(source: str | pa.Buffer) -> bytes:
+    """A file's decompressed bytes, or a buffer's."""
+    if isinstance(source, pa.Buffer):
+        return source.to_pybytes()
+    with pa.input_stream(source, compression="detect") as stream:
+        return stream.read()
+
+
+def _head(path: Path, lines: int) -> pa.Buffer:
+    """The first ``lines`` lines of a (possibly compressed) file, decompressing no further."""
+    chunks, found = [], 0
+    try:
+        with pa.input_stream(str(path), compression="detect") as stream:
+            while found < lines:
+                chunk = stream.read(1 << 20)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                found += chunk.count(b"\n")
+    except (pa.ArrowException, OSError) as exc:
+        raise _unreadable(path, exc) from None
+    data = b"".join(chunks)
+    end = -1
+    for _ in range(lines):
+        end = data.find(b"\n", end + 1)
+        if end < 0:
+            return pa.py_buffer(data)
+    return pa.py_buffer(data[: end + 1])
 
 
 def _original_line(line: int | None, dropped: list[int]) -> int | None:

@@ -27,7 +27,7 @@ from typing import Any
 import pyarrow.csv as pacsv
 
 from eventlift.config import InputConfig
-from eventlift.exceptions import ConfigError, DataError, format_rows
+from eventlift.exceptions import ConfigError, DataError, MalformedLinesError, format_rows
 
 __all__ = [
     "CORRUPT",
@@ -196,10 +196,10 @@ def _delimiter(settings: InputConfig, files: list[Path]) -> str:
     return detect_delimiter(files[0]) if files else ","
 
 
-def malformed_error(frame: Any, source: str) -> DataError:
+def malformed_error(frame: Any, source: str) -> MalformedLinesError:
     """The DataError naming the first malformed lines of ``frame`` (files, line numbers, fix)."""
     located = malformed_lines(frame, _SHOWN)
-    return DataError(
+    return MalformedLinesError(
         f"{source}: malformed lines (a wrong number of fields, broken JSON or bytes that are not "
         f"UTF-8). First ones:\n{format_rows(located)}\nFix: repair or remove those lines, or set "
         f'[input] on_bad_lines = "skip" to drop and count them.'
