@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from eventlift.memory import _malloc_trim, release_freed_memory
+from eventlift.core.memory import _malloc_trim, release_freed_memory
 
 
 def resident_mb() -> float:

@@ -14,10 +14,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from eventlift.core.atomic import atomic_path
 from eventlift.exceptions import ConfigError, DataError, EmptyInputError
 from eventlift.report import html as report_html
 from eventlift.report.html import REPORT_NAME, build_report
-from eventlift.sinks.atomic import atomic_path
 from report_run import (
     COMPARISON,
     EVIL_EVENT,

@@ -314,7 +314,7 @@ def test_unreachable_output_names_the_masked_url():
 
 
 def test_urls_are_shown_with_secrets_masked():
-    from eventlift.sinks.sql import mask_url
+    from eventlift.core.sql import mask_url
 
     assert mask_url("postgresql+psycopg://ana:p%40ss@db:5432/x") == (
         "postgresql+psycopg://ana:***@db:5432/x"

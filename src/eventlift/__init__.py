@@ -6,6 +6,7 @@ the scores up by event type, position, store and event at position. Start with :
 """
 
 from eventlift.config import Config, load_config
+from eventlift.core.versions import VERSION
 from eventlift.exceptions import (
     ConfigError,
     DataError,
@@ -17,7 +18,7 @@ from eventlift.exceptions import (
     TimestampError,
 )
 
-__version__ = "0.1.0"
+__version__ = VERSION
 
 __all__ = [
     "Config",

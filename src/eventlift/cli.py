@@ -248,8 +248,8 @@ def evaluate(
     multi-touch rules. Writes outputs/method_recovery_no_funnel.csv in FOLDER.
     """
     from eventlift.console import RichProgress, method_recovery_table
+    from eventlift.core.atomic import write_csv
     from eventlift.evaluation import evaluate_folder
-    from eventlift.sinks.atomic import write_csv
 
     started = time.perf_counter()
     chosen = [name.strip() for name in methods.split(",") if name.strip()] or None

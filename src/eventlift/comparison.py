@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 
 from eventlift.config import Config
+from eventlift.core.atomic import write_csv, write_json
 from eventlift.data.sessions import SessionData
 from eventlift.exceptions import ConfigError
-from eventlift.sinks.atomic import write_csv, write_json
 
 if TYPE_CHECKING:
     from eventlift.result import RunResult

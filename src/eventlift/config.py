@@ -228,7 +228,7 @@ class Config:
 
     def to_public_dict(self) -> dict[str, Any]:
         """:meth:`to_dict` with database passwords masked: what summaries and hashes record."""
-        from eventlift.sinks.sql import mask_url
+        from eventlift.core.sql import mask_url
 
         resolved = self.to_dict()
         for section in ("input", "output"):
@@ -330,7 +330,7 @@ class Config:
 
     def _check_databases(self) -> None:
         """Database targets look like paths or URLs; names that reach SQL are identifiers."""
-        from eventlift.sinks.sql import check_database, check_identifier
+        from eventlift.core.sql import check_database, check_identifier
 
         if self.input.fetch_rows <= 0:
             raise ConfigError(f"[input] fetch_rows must be positive, got {self.input.fetch_rows}.")

@@ -23,7 +23,7 @@ __all__ = ["RichProgress", "demo_table", "method_recovery_table", "run_notes", "
 
 
 class RichProgress:
-    """Implements :class:`eventlift.progress.Progress` with rich progress bars."""
+    """Implements :class:`eventlift.core.progress.Progress` with rich progress bars."""
 
     def __init__(self, console: Console) -> None:
         self.console = console

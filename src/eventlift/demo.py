@@ -19,13 +19,13 @@ import pandas as pd
 from eventlift.analysis.recovery import recovery_scores
 from eventlift.comparison import ModeComparison
 from eventlift.config import MODES, Config
+from eventlift.core.atomic import write_csv, write_json, write_parquet
+from eventlift.core.progress import NO_PROGRESS, Progress
 from eventlift.data.readers import read_events
 from eventlift.data.synthetic import GroundTruth, SyntheticSpec, generate_events
 from eventlift.evaluation import DEFAULT_SAMPLE, evaluate_methods
 from eventlift.pipeline import run_modes
-from eventlift.progress import NO_PROGRESS, Progress
 from eventlift.result import RunResult
-from eventlift.sinks.atomic import write_csv, write_json, write_parquet
 
 __all__ = ["DemoResult", "demo_config", "run_demo"]
 

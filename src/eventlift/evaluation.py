@@ -37,10 +37,10 @@ from eventlift.attribution import (
     get_attributor,
 )
 from eventlift.config import Config
+from eventlift.core.progress import NO_PROGRESS, Progress
 from eventlift.data.encode import EncodedSessions
 from eventlift.data.sessions import SessionData
 from eventlift.exceptions import DataError, EventliftError
-from eventlift.progress import NO_PROGRESS, Progress
 
 if TYPE_CHECKING:
     from eventlift.data.ground_truth import GroundTruth

@@ -23,7 +23,6 @@ loaded into the database from its Parquet file, so it is never held whole in mem
 
 from __future__ import annotations
 
-import platform
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,14 +30,15 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from eventlift.config import Config
+from eventlift.core.atomic import write_csv, write_json
+from eventlift.core.sql import duckdb_file
+from eventlift.core.versions import package_versions
 from eventlift.data.encode import vocabulary_coverage
 from eventlift.model.checkpoint import save_checkpoint
 from eventlift.model.trainer import TrainResult
 from eventlift.report.plots import plot_attribution_panels
-from eventlift.sinks.atomic import write_csv, write_json
 from eventlift.sinks.event_level import write_event_level
 from eventlift.sinks.runs import run_record
-from eventlift.sinks.sql import duckdb_file
 from eventlift.sinks.warehouse import write_result_tables
 
 if TYPE_CHECKING:
@@ -148,8 +148,6 @@ def build_summary(
     left out) and ``warnings`` (a list of ``{"code", "message"}``, shown by the console and the
     report; see :mod:`eventlift.analysis.caveats`).
     """
-    import eventlift
-
     counts = dict(result.sessions.counts)
     split_counts = result.session_table.groupby("split")["converted"].agg(["size", "sum"])
     counts["sessions_by_split"] = {
@@ -171,19 +169,5 @@ def build_summary(
         },
         "attribution": {"method": config.attribution.method, "split": config.attribution.split},
         "timings_s": dict(timings),
-        "versions": _versions(eventlift.__version__),
-    }
-
-
-def _versions(eventlift_version: str) -> dict[str, str]:
-    import numpy
-    import pandas
-    import torch
-
-    return {
-        "eventlift": eventlift_version,
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "numpy": numpy.__version__,
-        "pandas": pandas.__version__,
+        "versions": package_versions(),
     }

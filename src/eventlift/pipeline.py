@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +35,9 @@ from eventlift.comparison import (
     write_comparison,
 )
 from eventlift.config import MODES, Config, load_config
+from eventlift.core.memory import release_freed_memory
+from eventlift.core.progress import NO_PROGRESS, Progress
+from eventlift.core.timer import StageTimer
 from eventlift.data.encode import EncodedSessions, build_vocabularies, encode_sessions
 from eventlift.data.readers import read_events, read_report, read_stores
 from eventlift.data.sample import sample_sessions
@@ -50,12 +50,10 @@ from eventlift.data.sessions import (
 )
 from eventlift.data.split import assign_splits
 from eventlift.exceptions import ConfigError
-from eventlift.memory import release_freed_memory
 from eventlift.model.batching import select_device
 from eventlift.model.trainer import classification_metrics, predict_logits, seed_everything, train
 from eventlift.model.transformer import EventTransformer
 from eventlift.outputs import build_summary, write_outputs, write_summary
-from eventlift.progress import NO_PROGRESS, Progress
 from eventlift.report.html import build_report
 from eventlift.result import RunResult
 from eventlift.stability import seed_stability
@@ -73,21 +71,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-class StageTimer:
-    """Collects wall-clock seconds per named stage for the run summary, and hands the memory a
-    stage freed back to the OS when it ends (:func:`eventlift.memory.release_freed_memory`)."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        started = time.perf_counter()
-        yield
-        release_freed_memory()
-        self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - started, 3)
 
 
 def resolve_config(config: Config | dict | str | Path | None) -> Config:

@@ -21,11 +21,11 @@ import torch
 from eventlift.analysis.tables import attribution_tables
 from eventlift.attribution import attribute_sessions, event_level_frame, get_attributor
 from eventlift.config import Config
+from eventlift.core.progress import NO_PROGRESS, Progress
 from eventlift.data.encode import EncodedSessions
 from eventlift.data.sessions import SessionData
 from eventlift.model.trainer import classification_metrics, predict_logits, seed_everything, train
 from eventlift.model.transformer import EventTransformer
-from eventlift.progress import NO_PROGRESS, Progress
 
 __all__ = ["seed_lifts", "seed_stability"]
 

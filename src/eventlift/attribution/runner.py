@@ -12,11 +12,11 @@ import pandas as pd
 import torch
 
 from eventlift.attribution.base import Attributor
+from eventlift.core.progress import NO_PROGRESS, Progress
 from eventlift.data.encode import EncodedSessions
 from eventlift.data.schema import EVENT_LEVEL_COLUMNS, SESSION_LENGTH, SPLITS
 from eventlift.data.sessions import SessionData
 from eventlift.model.batching import iterate_batches, make_batch
-from eventlift.progress import NO_PROGRESS, Progress
 
 __all__ = ["AttributionResult", "attribute_sessions", "event_level_frame", "normalise_scores"]
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from eventlift.core.atomic import write_json
 from eventlift.exceptions import LabelError
-from eventlift.sinks.atomic import write_json
 
 __all__ = ["GroundTruth"]
 

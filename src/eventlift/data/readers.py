@@ -30,6 +30,7 @@ import pandas as pd
 import pyarrow as pa
 
 from eventlift.config import DEFAULT_SESSION_COLUMN, ColumnsConfig, Config
+from eventlift.core.memory import release_freed_memory
 from eventlift.data.categorical import as_categorical
 from eventlift.data.schema import CANONICAL_COLUMNS, ROLES, ROW_NUMBER
 from eventlift.data.sources import Source, open_file, open_source
@@ -42,7 +43,6 @@ from eventlift.exceptions import (
     format_rows,
     found_columns,
 )
-from eventlift.memory import release_freed_memory
 
 __all__ = ["ReadReport", "as_text", "is_integral_text", "read_events", "read_report", "read_stores"]
 

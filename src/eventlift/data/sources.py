@@ -389,8 +389,8 @@ def _json_frame(
 
 def _query_source(config: InputConfig) -> Source:
     """``[input] query`` against a DuckDB file (or ``duckdb:///``), else any SQLAlchemy URL."""
+    from eventlift.core.sql import duckdb_file
     from eventlift.data.warehouse import query_label, read_duckdb, read_query
-    from eventlift.sinks.sql import duckdb_file
 
     database, query = config.database or "", config.query or ""
     if duckdb_file(database) is not None:

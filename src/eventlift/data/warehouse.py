@@ -14,8 +14,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from eventlift.core.sql import create_engine, database_error, mask_url
 from eventlift.exceptions import DataError, EmptyInputError
-from eventlift.sinks.sql import create_engine, database_error, mask_url
 
 __all__ = ["query_label", "read_duckdb", "read_query"]
 

@@ -14,10 +14,10 @@ from typing import Any
 from safetensors.torch import load_file, save_file
 
 from eventlift.config import ModelConfig
+from eventlift.core.atomic import atomic_path, write_json
 from eventlift.data.vocab import Vocabulary
 from eventlift.exceptions import EventliftError
 from eventlift.model.transformer import EventTransformer
-from eventlift.sinks.atomic import atomic_path, write_json
 
 __all__ = ["Checkpoint", "load_checkpoint", "save_checkpoint"]
 

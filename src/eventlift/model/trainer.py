@@ -18,10 +18,10 @@ import torch
 from torch import nn
 
 from eventlift.config import TrainConfig
+from eventlift.core.memory import release_freed_memory
+from eventlift.core.progress import NO_PROGRESS, Progress
 from eventlift.data.encode import EncodedSessions
-from eventlift.memory import release_freed_memory
 from eventlift.model.batching import iterate_batches, make_batch
-from eventlift.progress import NO_PROGRESS, Progress
 
 __all__ = ["TrainResult", "classification_metrics", "predict_logits", "seed_everything", "train"]
 

@@ -24,10 +24,10 @@ from typing import Any
 
 import pandas as pd
 
+from eventlift.core.atomic import atomic_path
 from eventlift.exceptions import ConfigError, DataError, EmptyInputError
 from eventlift.report.sections import ModeInputs, comparison_section, mode_section, text
 from eventlift.report.table_specs import TABLES, TableSpec
-from eventlift.sinks.atomic import atomic_path
 
 __all__ = ["REPORT_NAME", "build_report"]
 

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from eventlift.core.atomic import atomic_path
 from eventlift.exceptions import ConfigError, DataError
-from eventlift.sinks.atomic import atomic_path
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

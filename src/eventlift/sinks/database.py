@@ -14,8 +14,8 @@ from typing import Any
 
 import pandas as pd
 
+from eventlift.core.sql import check_identifier
 from eventlift.sinks.runs import RUNS_COLUMNS
-from eventlift.sinks.sql import check_identifier
 
 __all__ = ["quote_identifier", "write_duckdb_tables"]
 

@@ -21,8 +21,8 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
+from eventlift.core.atomic import atomic_path
 from eventlift.data.schema import EVENT_LEVEL_COLUMNS, SESSION_LENGTH
-from eventlift.sinks.atomic import atomic_path
 
 __all__ = ["EVENT_LEVEL_SCHEMA", "event_level_arrow", "write_event_level"]
 

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from eventlift.core.versions import VERSION
+
 if TYPE_CHECKING:
     from eventlift.config import Config
 
@@ -64,8 +66,6 @@ def run_record(
     fingerprint covers the summary's counts only. ``started_at`` is the summary's ``started_at``
     when present, else ``finished_at`` minus the summed stage timings.
     """
-    import eventlift
-
     finished = (finished_at or datetime.now(timezone.utc)).astimezone(timezone.utc)
     started = result_summary.get("started_at")
     if isinstance(started, str):
@@ -97,7 +97,7 @@ def run_record(
         "logistic_test_auc": (baselines.get("logistic") or {}).get("test_auc"),
         "lightgbm_test_auc": (baselines.get("lightgbm") or {}).get("test_auc"),
         "attribution_method": attribution.get("method", config.attribution.method),
-        "eventlift_version": versions.get("eventlift", eventlift.__version__),
+        "eventlift_version": versions.get("eventlift", VERSION),
         "tables": None,
     }
     return {name: _plain(record[name], kind) for name, kind in RUNS_COLUMNS.items()}

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from eventlift.core.sql import MAX_IDENTIFIER_LENGTH
 from eventlift.exceptions import DataError
-from eventlift.sinks.sql import MAX_IDENTIFIER_LENGTH
 
 if TYPE_CHECKING:
     import sqlalchemy as sa

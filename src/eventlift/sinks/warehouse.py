@@ -31,9 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from eventlift.exceptions import ConfigError, DataError
-from eventlift.sinks.runs import RUNS_COLUMNS
-from eventlift.sinks.sql import (
+from eventlift.core.sql import (
     MAX_IDENTIFIER_LENGTH,
     check_identifier,
     create_engine,
@@ -41,6 +39,8 @@ from eventlift.sinks.sql import (
     duckdb_file,
     mask_url,
 )
+from eventlift.exceptions import ConfigError, DataError
+from eventlift.sinks.runs import RUNS_COLUMNS
 from eventlift.sinks.sqltypes import column_type, python_rows, result_table
 
 if TYPE_CHECKING:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from eventlift.core.sql import check_identifier, mask_url
 from eventlift.exceptions import ConfigError, DataError
-from eventlift.sinks.sql import check_identifier, mask_url
 
 __all__ = ["jdbc_table_name", "write_jdbc"]
 

@@ -25,6 +25,7 @@ from typing import Any
 import pandas as pd
 
 from eventlift.config import MODES, Config
+from eventlift.core.versions import package_versions
 from eventlift.exceptions import ConfigError
 from eventlift.model.transformer import EventTransformer
 from eventlift.spark.settings import SparkSettings
@@ -76,8 +77,8 @@ def run(
         False only the returned result holds the run.
     """
     from eventlift.analysis.caveats import drop_unsupported_tables, run_warnings
+    from eventlift.core.atomic import write_json
     from eventlift.model.checkpoint import save_checkpoint
-    from eventlift.sinks.atomic import write_json
     from eventlift.spark.attribute import attribute_spark
     from eventlift.spark.canonical import load_events, to_canonical
     from eventlift.spark.prepare import prepare_sessions
@@ -153,7 +154,7 @@ def run(
         "training": {"history": training.history, "seconds": training.seconds},
         "attribution": {"method": config.attribution.method, "split": config.attribution.split},
         **checks,
-        "versions": _versions(spark),
+        "versions": package_versions(spark=spark.version),
         "skipped_outputs": skipped,
     }
     if mode == "with_funnel":  # the funnel steps the sessions kept, as the local summary lists
@@ -212,9 +213,9 @@ def _test_metrics(event_level: Any) -> dict[str, float]:
 
 def _write_driver_tables(small: dict[str, pd.DataFrame], config: Config, mode: str) -> None:
     """The small tables as the local run's CSV files, and its plot, under ``[output] dir``."""
+    from eventlift.core.atomic import write_csv
     from eventlift.outputs import TABLE_FILES
     from eventlift.report.plots import plot_attribution_panels
-    from eventlift.sinks.atomic import write_csv
 
     root = Path(config.output.dir)
     for key, frame in small.items():
@@ -263,17 +264,3 @@ def _write(table: Any, name: str, config: Config, settings: SparkSettings) -> st
         fs.delete(path, True)
     fs.rename(jvm.org.apache.hadoop.fs.Path(staging), path)
     return target
-
-
-def _versions(spark: Any) -> dict[str, str]:
-    import pandas
-    import torch
-
-    from eventlift import __version__
-
-    return {
-        "eventlift": __version__,
-        "spark": spark.version,
-        "torch": torch.__version__,
-        "pandas": pandas.__version__,
-    }
