@@ -4,7 +4,7 @@
 
 Trains the default ``no_funnel`` model once, then scores every method of
 ``eventlift.attribution.METHODS`` and every multi-touch rule on the same ``--sample`` test
-sessions with :func:`eventlift.evaluation.evaluate_methods` (what ``eventlift demo`` and
+sessions with :func:`eventlift.workflow.evaluation.evaluate_methods` (what ``eventlift demo`` and
 ``eventlift evaluate`` report); the fast methods are scored again on all test sessions. Columns:
 
 - ``spearman``: rank correlation of event-type lift with the planted event effects.
@@ -33,9 +33,9 @@ import torch
 
 from eventlift.data.readers import read_events
 from eventlift.data.synthetic import generate_events
-from eventlift.demo import demo_config
-from eventlift.evaluation import evaluate_methods
-from eventlift.pipeline import run_prepared
+from eventlift.workflow.demo import demo_config
+from eventlift.workflow.evaluation import evaluate_methods
+from eventlift.workflow.pipeline import run_prepared
 
 FAST_METHODS = ["grad_x_input", "attention", "attention_rollout"]
 COLUMNS = (

@@ -31,7 +31,7 @@ from eventlift.data.readers import read_events
 from eventlift.data.sessions import build_sessions
 from eventlift.data.split import assign_splits
 from eventlift.data.synthetic import generate_events
-from eventlift.demo import demo_config
+from eventlift.workflow.demo import demo_config
 
 
 def write_log(path: Path, n_sessions: int, seed: int) -> int:

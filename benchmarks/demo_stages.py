@@ -13,7 +13,7 @@ import time
 
 import torch
 
-from eventlift.demo import run_demo
+from eventlift.workflow.demo import run_demo
 
 
 def main() -> None:

@@ -21,9 +21,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import eventlift
-from eventlift import pipeline
 from eventlift.data.synthetic import generate_events
-from eventlift.demo import demo_config
+from eventlift.workflow import pipeline
+from eventlift.workflow.demo import demo_config
 
 
 def memory_gb() -> tuple[float, float]:

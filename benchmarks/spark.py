@@ -45,10 +45,10 @@ from eventlift.attribution import attribute_sessions, event_level_frame, get_att
 from eventlift.config import Config
 from eventlift.data.readers import read_events
 from eventlift.data.synthetic import generate_events
-from eventlift.demo import demo_config
 from eventlift.model.trainer import seed_everything, train
 from eventlift.model.transformer import EventTransformer
-from eventlift.pipeline import StageTimer, prepare_sessions
+from eventlift.workflow.demo import demo_config
+from eventlift.workflow.pipeline import StageTimer, prepare_sessions
 
 MODE = "no_funnel"
 STAGES = ("read", "prepare", "train", "attribution", "tables")

@@ -11,12 +11,12 @@ from typer.testing import CliRunner
 
 import eventlift
 from eventlift.cli import app
-from eventlift.comparison import compare_modes
 from eventlift.data.readers import read_events
 from eventlift.data.synthetic import FUNNEL_EVENTS, generate_events
-from eventlift.demo import demo_config
 from eventlift.exceptions import ConfigError
-from eventlift.pipeline import run_modes
+from eventlift.workflow.comparison import compare_modes
+from eventlift.workflow.demo import demo_config
+from eventlift.workflow.pipeline import run_modes
 
 VERDICT = re.compile(
     r"^Funnel events inflate test AUC from 0\.\d\d to 0\.\d\d and take \d+ % of the attribution "

@@ -14,8 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from eventlift.cli import app
-from eventlift.demo import run_demo
-from eventlift.outputs import TABLE_FILES
+from eventlift.workflow.demo import run_demo
+from eventlift.workflow.outputs import TABLE_FILES
 
 pytestmark = pytest.mark.slow
 FUNNEL = {"action_add_item", "cart_page_load", "checkout_page_load"}

@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from eventlift import cli
 from eventlift.analysis.multitouch import CREDIT_COLUMNS
 from eventlift.attribution import METHODS
+from eventlift.cli import commands as cli
 from eventlift.data.synthetic import SyntheticSpec
-from eventlift.demo import run_demo
-from eventlift.evaluation import DEFAULT_SAMPLE, METHOD_RECOVERY_COLUMNS
+from eventlift.workflow.demo import run_demo
+from eventlift.workflow.evaluation import DEFAULT_SAMPLE, METHOD_RECOVERY_COLUMNS
 
 runner = CliRunner()
 SAMPLE = 200

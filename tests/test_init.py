@@ -22,7 +22,7 @@ from eventlift.data.readers import read_events
 from eventlift.data.sessions import build_sessions
 from eventlift.data.synthetic import generate_events
 from eventlift.exceptions import DataError, EmptyInputError, EventliftError
-from eventlift.starter_config import summary, write_config
+from eventlift.workflow.starter_config import summary, write_config
 
 OTTO = Path(__file__).resolve().parents[2] / "shared" / "data" / "otto-sample.jsonl"
 SMALL = {

@@ -22,7 +22,7 @@ from eventlift.model.trainer import (
     train,
 )
 from eventlift.model.transformer import EventTransformer
-from eventlift.pipeline import prepare_sessions
+from eventlift.workflow.pipeline import prepare_sessions
 
 
 def fit(config, events):

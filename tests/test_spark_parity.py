@@ -25,9 +25,9 @@ from eventlift.attribution import attribute_sessions, event_level_frame, get_att
 from eventlift.config import Config
 from eventlift.data.readers import read_events
 from eventlift.data.synthetic import generate_events
-from eventlift.demo import demo_config
 from eventlift.model.transformer import EventTransformer
-from eventlift.pipeline import prepare_sessions
+from eventlift.workflow.demo import demo_config
+from eventlift.workflow.pipeline import prepare_sessions
 
 # The PostgreSQL JDBC driver from the Debian package (scripts/install-test-packages.sh).
 POSTGRES_JAR = Path("/usr/share/java/postgresql.jar")

@@ -21,10 +21,10 @@ from eventlift.analysis.leakage import single_event_aucs
 from eventlift.attribution.faithfulness import FaithfulnessReport
 from eventlift.data.readers import read_events
 from eventlift.data.synthetic import FUNNEL_EVENTS, generate_events
-from eventlift.demo import demo_config
-from eventlift.outputs import TABLE_FILES
-from eventlift.pipeline import _find_leaks, prepare_sessions
 from eventlift.report.html import build_report
+from eventlift.workflow.demo import demo_config
+from eventlift.workflow.outputs import TABLE_FILES
+from eventlift.workflow.pipeline import _find_leaks, prepare_sessions
 from test_spark_parity import spark_session
 
 MODE = "with_funnel"

@@ -11,7 +11,7 @@ import pytest
 import eventlift
 from conftest import random_log
 from eventlift.exceptions import ConfigError
-from eventlift.stability import seed_lifts
+from eventlift.workflow.stability import seed_lifts
 
 
 def _config(out, **attribution):

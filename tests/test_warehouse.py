@@ -19,9 +19,9 @@ import eventlift
 from conftest import random_log
 from eventlift.config import Config
 from eventlift.exceptions import ConfigError, DataError
-from eventlift.outputs import TABLE_FILES, write_outputs
 from eventlift.sinks.runs import RUNS_COLUMNS, config_hash, data_fingerprint, run_record
 from eventlift.sinks.warehouse import write_result_tables, write_warehouse_tables
+from eventlift.workflow.outputs import TABLE_FILES, write_outputs
 from warehouse_helpers import fresh_schema, postgres_url, table_names
 
 sa = pytest.importorskip("sqlalchemy")

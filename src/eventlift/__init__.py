@@ -41,7 +41,7 @@ __all__ = [
 def __getattr__(name: str):
     """Import the pipeline lazily: ``import eventlift`` stays quick for the CLI's ``--help``."""
     if name in ("run", "compare", "RunResult"):
-        from eventlift import pipeline
+        from eventlift.workflow import pipeline
 
         return getattr(pipeline, name)
     raise AttributeError(f"module 'eventlift' has no attribute {name!r}")

@@ -214,8 +214,8 @@ def _test_metrics(event_level: Any) -> dict[str, float]:
 def _write_driver_tables(small: dict[str, pd.DataFrame], config: Config, mode: str) -> None:
     """The small tables as the local run's CSV files, and its plot, under ``[output] dir``."""
     from eventlift.core.atomic import write_csv
-    from eventlift.outputs import TABLE_FILES
     from eventlift.report.plots import plot_attribution_panels
+    from eventlift.workflow.outputs import TABLE_FILES
 
     root = Path(config.output.dir)
     for key, frame in small.items():
@@ -232,8 +232,8 @@ def _rebuild_report(root: Path) -> Path:
     A Spark run compares no modes, so a ``comparison.json`` left by an earlier local run is
     removed, as the local run does, rather than shown beside results it did not see.
     """
-    from eventlift.comparison import COMPARISON_FILE
     from eventlift.report.html import build_report
+    from eventlift.workflow.comparison import COMPARISON_FILE
 
     (root / COMPARISON_FILE).unlink(missing_ok=True)
     return build_report(root)

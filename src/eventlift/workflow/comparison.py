@@ -25,7 +25,7 @@ from eventlift.data.sessions import SessionData
 from eventlift.exceptions import ConfigError
 
 if TYPE_CHECKING:
-    from eventlift.result import RunResult
+    from eventlift.workflow.result import RunResult
 
 __all__ = [
     "COMPARISON_FILE",

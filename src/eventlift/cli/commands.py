@@ -12,7 +12,8 @@ from rich.console import Console
 
 from eventlift.exceptions import EventliftError
 
-# Defaults of SyntheticSpec and eventlift.evaluation, repeated so that --help imports nothing heavy.
+# Defaults of SyntheticSpec and eventlift.workflow.evaluation, repeated so that --help imports
+# nothing heavy.
 DEFAULT_SESSIONS = 30_000
 DEFAULT_EVALUATE_SAMPLE = 2000
 
@@ -43,8 +44,8 @@ def demo(
     epochs: Annotated[Optional[int], typer.Option(help="Maximum training epochs.")] = None,  # noqa: UP045
 ) -> None:
     """Generate a synthetic log with known causes, run both modes and write the full report."""
-    from eventlift.console import RichProgress, demo_table, method_recovery_table
-    from eventlift.demo import run_demo
+    from eventlift.cli.console import RichProgress, demo_table, method_recovery_table
+    from eventlift.workflow.demo import run_demo
 
     started = time.perf_counter()
     overrides = {"train": {"epochs": epochs}} if epochs else None
@@ -113,7 +114,7 @@ def init(
     writes OUT (an existing file only with --force). Then: eventlift run OUT.
     """
     from eventlift.data.profile import profile_source
-    from eventlift.starter_config import check_target, summary, write_config
+    from eventlift.workflow.starter_config import check_target, summary, write_config
 
     try:
         check_target(out, force)  # before reading, so that a large sample is not read in vain
@@ -146,10 +147,10 @@ SampleOption = Annotated[
 
 def _run_config(config: Path, modes: str | None, method: str, sample: int | None) -> None:
     """Run ``modes`` (None: ``[output] modes``) of CONFIG, print each summary and the verdict."""
+    from eventlift.cli.console import RichProgress, run_notes, run_table
     from eventlift.config import MODES
-    from eventlift.console import RichProgress, run_notes, run_table
     from eventlift.data.readers import read_events, read_stores
-    from eventlift.pipeline import resolve_config, run_modes
+    from eventlift.workflow.pipeline import resolve_config, run_modes
 
     started = time.perf_counter()
     try:
@@ -247,9 +248,9 @@ def evaluate(
     contributions, sign agreement, faithfulness (deletion AOPC over random) and speed; then the
     multi-touch rules. Writes outputs/method_recovery_no_funnel.csv in FOLDER.
     """
-    from eventlift.console import RichProgress, method_recovery_table
+    from eventlift.cli.console import RichProgress, method_recovery_table
     from eventlift.core.atomic import write_csv
-    from eventlift.evaluation import evaluate_folder
+    from eventlift.workflow.evaluation import evaluate_folder
 
     started = time.perf_counter()
     chosen = [name.strip() for name in methods.split(",") if name.strip()] or None
@@ -277,7 +278,7 @@ def spark(
     \\[spark] input_table or \\[input] path and writes the tables as Parquet, Delta or catalog
     tables (\\[spark] write).
     """
-    from eventlift.console import run_notes
+    from eventlift.cli.console import run_notes
     from eventlift.spark.run import run as run_spark
     from eventlift.spark.session import get_spark
     from eventlift.spark.settings import load_spark_config
@@ -307,7 +308,3 @@ def main() -> None:
     """Console entry point."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     app()
-
-
-if __name__ == "__main__":
-    main()

@@ -42,7 +42,7 @@ from eventlift.sinks.runs import run_record
 from eventlift.sinks.warehouse import write_result_tables
 
 if TYPE_CHECKING:
-    from eventlift.result import RunResult
+    from eventlift.workflow.result import RunResult
 
 __all__ = ["TABLE_FILES", "build_summary", "output_dir", "write_outputs", "write_summary"]
 

@@ -16,8 +16,8 @@ from rich.text import Text
 if TYPE_CHECKING:
     import pandas as pd
 
-    from eventlift.demo import DemoResult
-    from eventlift.result import RunResult
+    from eventlift.workflow.demo import DemoResult
+    from eventlift.workflow.result import RunResult
 
 __all__ = ["RichProgress", "demo_table", "method_recovery_table", "run_notes", "run_table"]
 
@@ -121,7 +121,7 @@ def demo_table(demo: DemoResult) -> Table:
 
 
 def method_recovery_table(frame: pd.DataFrame) -> Table:
-    """Each method's recovery of the truth (:func:`eventlift.evaluation.evaluate_methods`)."""
+    """Each method's recovery of the planted truth, as ``evaluate_methods`` scores it."""
     sessions = int(frame["sessions"].iloc[0]) if len(frame) else 0
     table = Table(title=f"attribution methods vs the planted truth ({sessions:,} test sessions)")
     table.add_column("method", no_wrap=True)

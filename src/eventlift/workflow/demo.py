@@ -5,7 +5,7 @@ the full output of ``no_funnel`` and ``with_funnel`` (DESIGN §8) with their com
 ``report.html``; ``demo_summary.json`` with the AUCs next to the oracle, the baselines and the
 recovery of the planted causes; and ``outputs/method_recovery_no_funnel.csv``: every attribution
 method and multi-touch rule scored against the planted truth on the same test sessions
-(:mod:`eventlift.evaluation`).
+(:mod:`eventlift.workflow.evaluation`).
 """
 
 from __future__ import annotations
@@ -17,15 +17,15 @@ from typing import Any
 import pandas as pd
 
 from eventlift.analysis.recovery import recovery_scores
-from eventlift.comparison import ModeComparison
 from eventlift.config import MODES, Config
 from eventlift.core.atomic import write_csv, write_json, write_parquet
 from eventlift.core.progress import NO_PROGRESS, Progress
 from eventlift.data.readers import read_events
 from eventlift.data.synthetic import GroundTruth, SyntheticSpec, generate_events
-from eventlift.evaluation import DEFAULT_SAMPLE, evaluate_methods
-from eventlift.pipeline import run_modes
-from eventlift.result import RunResult
+from eventlift.workflow.comparison import ModeComparison
+from eventlift.workflow.evaluation import DEFAULT_SAMPLE, evaluate_methods
+from eventlift.workflow.pipeline import run_modes
+from eventlift.workflow.result import RunResult
 
 __all__ = ["DemoResult", "demo_config", "run_demo"]
 

@@ -204,7 +204,7 @@ def evaluate_folder(
     from eventlift.data.readers import read_events
     from eventlift.data.synthetic import generate_events
     from eventlift.model.checkpoint import load_checkpoint
-    from eventlift.pipeline import prepare_sessions
+    from eventlift.workflow.pipeline import prepare_sessions
 
     root = Path(out_dir)
     summary = _read_json(root / "outputs" / "run_summary_no_funnel.json")

@@ -26,14 +26,6 @@ from eventlift.attribution import (
     event_level_frame,
     get_attributor,
 )
-from eventlift.comparison import (
-    COMPARISON_FILE,
-    ModeComparison,
-    compare_modes,
-    funnel_events,
-    funnel_shares,
-    write_comparison,
-)
 from eventlift.config import MODES, Config, load_config
 from eventlift.core.memory import release_freed_memory
 from eventlift.core.progress import NO_PROGRESS, Progress
@@ -53,10 +45,18 @@ from eventlift.exceptions import ConfigError
 from eventlift.model.batching import select_device
 from eventlift.model.trainer import classification_metrics, predict_logits, seed_everything, train
 from eventlift.model.transformer import EventTransformer
-from eventlift.outputs import build_summary, write_outputs, write_summary
 from eventlift.report.html import build_report
-from eventlift.result import RunResult
-from eventlift.stability import seed_stability
+from eventlift.workflow.comparison import (
+    COMPARISON_FILE,
+    ModeComparison,
+    compare_modes,
+    funnel_events,
+    funnel_shares,
+    write_comparison,
+)
+from eventlift.workflow.outputs import build_summary, write_outputs, write_summary
+from eventlift.workflow.result import RunResult
+from eventlift.workflow.stability import seed_stability
 
 __all__ = [
     "RunResult",
