@@ -22,6 +22,7 @@ import pandas as pd
 
 from eventlift.config import ColumnsConfig, SessionsConfig
 from eventlift.data.categorical import as_categorical, category_mask, compact_events
+from eventlift.data.funnel import DETAIL_SEPARATOR, FunnelRule
 from eventlift.exceptions import EmptyInputError, LabelError
 
 __all__ = [
@@ -82,7 +83,7 @@ def event_tokens(events: pd.DataFrame, use_event_detail: bool) -> pd.Series:
     name_text = pd.Series(names.cat.categories, dtype="string").reindex(name_codes)
     detail_text = pd.Series(detail.cat.categories, dtype="string").reindex(detail_codes)
     name_text, detail_text = name_text.reset_index(drop=True), detail_text.reset_index(drop=True)
-    tokens = name_text.where(detail_text.isna(), name_text + " - " + detail_text)
+    tokens = name_text.where(detail_text.isna(), name_text + DETAIL_SEPARATOR + detail_text)
     per_pair = tokens.astype("category")
     return pd.Series(
         pd.Categorical.from_codes(
@@ -192,11 +193,9 @@ def build_sessions(
 
     frame = _label(frame, config, counts)
     if mode == "no_funnel":
-        funnel = frame["event_category"].isin(config.funnel_categories) | frame["event_name"].isin(
-            config.funnel_events
-        )
+        funnel = FunnelRule.from_config(config).mask(frame)
         before = _n_sessions(frame)
-        frame = _drop(frame, funnel.to_numpy(dtype=bool), "funnel_events", counts)
+        frame = _drop(frame, funnel, "funnel_events", counts)
         counts["dropped_sessions"]["emptied_by_funnel_exclusion"] = before - _n_sessions(frame)
     if frame.empty:
         raise EmptyInputError(

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from eventlift.config import Config
+from eventlift.data.funnel import DETAIL_SEPARATOR, FunnelRule
 from eventlift.exceptions import LabelError
 from eventlift.spark.canonical import TS_US
 
@@ -58,7 +59,7 @@ def flag_rows(events: Any, config: Config, mode: str) -> Any:
     if settings.use_event_detail:
         detail = F.col("event_detail")
         token = F.when(detail.isNull(), F.col("event")).otherwise(
-            F.concat(F.col("event"), F.lit(" - "), detail)
+            F.concat(F.col("event"), F.lit(DETAIL_SEPARATOR), detail)
         )
         frame = frame.withColumn("event", token)
     frame = frame.withColumn(
@@ -109,12 +110,8 @@ def flag_rows(events: Any, config: Config, mode: str) -> Any:
         .when(F.col("_seen") > 0, "at_or_after_conversion"),
     )
     if mode == "no_funnel":
-        funnel = F.lit(False)
-        if settings.funnel_categories:
-            funnel = funnel | F.col("event_category").isin(settings.funnel_categories)
-        if settings.funnel_events:
-            funnel = funnel | F.col("event_name").isin(settings.funnel_events)
-        funnel = F.coalesce(funnel, F.lit(False))
+        rule = FunnelRule.from_config(settings)
+        funnel = rule.spark_condition(F.col("event_name"), F.col("event_category"))
         frame = frame.withColumn(
             "reason", F.when(reason.isNull() & funnel, "funnel_events").otherwise(reason)
         )

@@ -29,6 +29,7 @@ from eventlift.analysis.baselines import fit_baselines
 from eventlift.analysis.leakage import flag_leaks, presence_aucs, summary_records
 from eventlift.analysis.trust import faithfulness_scorecard
 from eventlift.config import Config
+from eventlift.data.funnel import FunnelRule
 from eventlift.data.schema import SPLITS
 from eventlift.model.transformer import EventTransformer
 from eventlift.spark.prepare import SparkSessions
@@ -73,7 +74,10 @@ def _presence_counts(sessions: Any, config: Config, mode: str) -> pd.DataFrame:
     items = F.transform(F.array_distinct("events"), lambda name: item(name, 1, False))
     if mode == "with_funnel":
         pairs = F.arrays_zip("events", "categories")
-        steps = F.filter(pairs, lambda x: _is_funnel_step(x["events"], x["categories"], config))
+        rule, detail = FunnelRule.from_config(config.sessions), config.sessions.use_event_detail
+        steps = F.filter(
+            pairs, lambda x: rule.spark_condition(x["events"], x["categories"], tokens=detail)
+        )
         items = F.concat(items, F.transform(steps, lambda x: item(x["events"], 0, True)))
     train = sessions.filter(F.col("split") == SPLITS[0])
     rows = train.select(
@@ -85,26 +89,6 @@ def _presence_counts(sessions: Any, config: Config, mode: str) -> pd.DataFrame:
         F.max("funnel").alias("funnel"),
     )
     return counts.toPandas()
-
-
-def _is_funnel_step(token: Any, category: Any, config: Config) -> Any:
-    """Whether an event is a configured funnel step, as the local run's ``_find_leaks`` decides.
-
-    The local rule reads the raw event name; the sessions keep only the token, which with
-    ``use_event_detail`` is ``"name - detail"``, so a token also matches on its name prefix.
-    """
-    from pyspark.sql import functions as F
-
-    settings = config.sessions
-    step = F.lit(False)
-    if settings.funnel_categories:
-        step = step | category.isin(*settings.funnel_categories)
-    if settings.funnel_events:
-        step = step | token.isin(*settings.funnel_events)
-        if settings.use_event_detail:
-            for name in settings.funnel_events:
-                step = step | token.startswith(f"{name} - ")
-    return F.coalesce(step, F.lit(False))
 
 
 def fit_baselines_spark(

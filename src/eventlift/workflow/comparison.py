@@ -21,6 +21,7 @@ import pandas as pd
 
 from eventlift.config import Config
 from eventlift.core.atomic import write_csv, write_json
+from eventlift.data.funnel import FunnelRule
 from eventlift.data.sessions import SessionData
 from eventlift.exceptions import ConfigError
 
@@ -130,10 +131,7 @@ def write_comparison(comparison: ModeComparison, out_dir: str | Path) -> dict[st
 def funnel_events(events: pd.DataFrame, config: Config) -> list[str]:
     """Event types among ``events`` (a run's session events) that the config calls funnel events
     (by name or category)."""
-    funnel = events["event_category"].isin(config.sessions.funnel_categories) | events[
-        "event_name"
-    ].isin(config.sessions.funnel_events)
-    return sorted(str(event) for event in events.loc[funnel, "event"].dropna().unique())
+    return FunnelRule.from_config(config.sessions).events_found(events)
 
 
 def funnel_shares(event_level: pd.DataFrame, data: SessionData, config: Config) -> dict[str, Any]:
