@@ -37,12 +37,12 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from eventlift.attribution import GradientXInput, IntegratedGradients, attribute_sessions
 from eventlift.data.encode import FEATURES, EncodedSessions
+from eventlift.data.prepare import prepare_sessions
 from eventlift.data.readers import read_events
 from eventlift.data.synthetic import generate_events
 from eventlift.model.trainer import seed_everything, train
 from eventlift.model.transformer import EventTransformer
 from eventlift.workflow.demo import demo_config
-from eventlift.workflow.pipeline import prepare_sessions
 
 BATCH = 256
 WIDTHS = ("<22", "<26", ">9", ">13", ">10", ">7", ">12")

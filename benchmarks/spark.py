@@ -43,12 +43,13 @@ import torch
 from eventlift.analysis.tables import attribution_tables
 from eventlift.attribution import attribute_sessions, event_level_frame, get_attributor
 from eventlift.config import Config
+from eventlift.core.timer import StageTimer
+from eventlift.data.prepare import prepare_sessions
 from eventlift.data.readers import read_events
 from eventlift.data.synthetic import generate_events
 from eventlift.model.trainer import seed_everything, train
 from eventlift.model.transformer import EventTransformer
 from eventlift.workflow.demo import demo_config
-from eventlift.workflow.pipeline import StageTimer, prepare_sessions
 
 MODE = "no_funnel"
 STAGES = ("read", "prepare", "train", "attribution", "tables")

@@ -45,7 +45,7 @@ def random_log(n_sessions: int = 400, seed: int = 0, driver: str = "good") -> pd
 
 def encode_log(n_sessions: int = 120, seed: int = 0, max_len: int = 12) -> EncodedSessions:
     """``random_log`` labelled, split and encoded (no_funnel), every value in the vocabulary."""
-    from eventlift.workflow.pipeline import prepare_sessions
+    from eventlift.data.prepare import prepare_sessions
 
     config = Config.from_dict(
         {

@@ -14,8 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from eventlift.cli import app
+from eventlift.core.output_names import OUTPUT_NAMES
 from eventlift.workflow.demo import run_demo
-from eventlift.workflow.outputs import TABLE_FILES
 
 pytestmark = pytest.mark.slow
 FUNNEL = {"action_add_item", "cart_page_load", "checkout_page_load"}
@@ -148,7 +148,7 @@ def test_two_runs_with_the_same_seed_give_identical_tables(tmp_path):
     )
     optional = 1  # seed_stability is only written with [attribution] stability_seeds
     comparison = 1  # mode_comparison.csv
-    assert len(files) == 2 * (len(TABLE_FILES) - optional) + comparison
+    assert len(files) == 2 * (len(OUTPUT_NAMES) - optional) + comparison
     for relative in files:
         assert (tmp_path / "a" / relative).read_bytes() == (tmp_path / "b" / relative).read_bytes()
     first, second = (

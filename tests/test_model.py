@@ -11,6 +11,7 @@ import torch
 
 from conftest import random_log
 from eventlift.data.encode import gap_bucket
+from eventlift.data.prepare import prepare_sessions
 from eventlift.exceptions import EventliftError
 from eventlift.model.batching import make_batch
 from eventlift.model.checkpoint import load_checkpoint, save_checkpoint
@@ -22,7 +23,6 @@ from eventlift.model.trainer import (
     train,
 )
 from eventlift.model.transformer import EventTransformer
-from eventlift.workflow.pipeline import prepare_sessions
 
 
 def fit(config, events):

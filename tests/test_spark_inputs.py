@@ -23,11 +23,11 @@ import pytest
 
 from eventlift.config import Config
 from eventlift.data.exports import event_codes, write_export
+from eventlift.data.prepare import prepare_sessions
 from eventlift.data.readers import read_events, read_report
 from eventlift.data.schema import ROLES
 from eventlift.data.synthetic import generate_events
 from eventlift.exceptions import DataError, TimestampError
-from eventlift.workflow.pipeline import prepare_sessions
 from test_spark_parity import spark_session
 
 _TEXT = [role for role in ROLES if role != "timestamp"]

@@ -23,11 +23,11 @@ from conftest import random_log
 from eventlift.analysis.tables import attribution_tables
 from eventlift.attribution import attribute_sessions, event_level_frame, get_attributor
 from eventlift.config import Config
+from eventlift.data.prepare import prepare_sessions
 from eventlift.data.readers import read_events
 from eventlift.data.synthetic import generate_events
 from eventlift.model.transformer import EventTransformer
 from eventlift.workflow.demo import demo_config
-from eventlift.workflow.pipeline import prepare_sessions
 
 # The PostgreSQL JDBC driver from the Debian package (scripts/install-test-packages.sh).
 POSTGRES_JAR = Path("/usr/share/java/postgresql.jar")

@@ -19,12 +19,13 @@ import pytest
 
 from eventlift.analysis.leakage import single_event_aucs
 from eventlift.attribution.faithfulness import FaithfulnessReport
+from eventlift.core.output_names import OUTPUT_NAMES
+from eventlift.data.prepare import prepare_sessions
 from eventlift.data.readers import read_events
 from eventlift.data.synthetic import FUNNEL_EVENTS, generate_events
 from eventlift.report.html import build_report
 from eventlift.workflow.demo import demo_config
-from eventlift.workflow.outputs import TABLE_FILES
-from eventlift.workflow.pipeline import _find_leaks, prepare_sessions
+from eventlift.workflow.pipeline import _find_leaks
 from test_spark_parity import spark_session
 
 MODE = "with_funnel"
@@ -166,7 +167,7 @@ def test_report_is_built_from_the_spark_output_folder(result, case):
     outputs = {path.name for path in (root / "outputs").iterdir()}
     for key in ("event_type", "position", "store", "event_position", "event_position_matrix",
                 "event_type_removal"):  # fmt: skip
-        assert f"{TABLE_FILES[key][0]}_{MODE}.csv" in outputs, key
+        assert f"{OUTPUT_NAMES[key][0]}_{MODE}.csv" in outputs, key
     assert not any(name.startswith("gradient_attribution") for name in outputs)
 
     page = build_report(root).read_text(encoding="utf-8")

@@ -7,9 +7,9 @@ import pandas as pd
 
 from conftest import random_log
 from eventlift.config import Config
+from eventlift.data.prepare import prepare_sessions
 from eventlift.data.split import assign_splits
 from eventlift.data.vocab import PAD_ID, UNK_ID, Vocabulary
-from eventlift.workflow.pipeline import prepare_sessions
 
 
 def sessions_frame(n=3000):

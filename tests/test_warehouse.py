@@ -18,10 +18,11 @@ import pytest
 import eventlift
 from conftest import random_log
 from eventlift.config import Config
+from eventlift.core.output_names import OUTPUT_NAMES
 from eventlift.exceptions import ConfigError, DataError
 from eventlift.sinks.runs import RUNS_COLUMNS, config_hash, data_fingerprint, run_record
 from eventlift.sinks.warehouse import write_result_tables, write_warehouse_tables
-from eventlift.workflow.outputs import TABLE_FILES, write_outputs
+from eventlift.workflow.outputs import write_outputs
 from warehouse_helpers import fresh_schema, postgres_url, table_names
 
 sa = pytest.importorskip("sqlalchemy")
@@ -90,7 +91,7 @@ def written_tables(result) -> dict[str, str]:
     event-level table is not held in ``result.tables``: it is streamed to its files)."""
     return {
         key: stem
-        for key, (_, stem) in TABLE_FILES.items()
+        for key, (_, stem) in OUTPUT_NAMES.items()
         if key == "event_level" or key in result.tables
     }
 

@@ -162,13 +162,22 @@ class TrainConfig:
     device: str = "auto"  # "auto" (CUDA when present, else CPU), "cpu", "cuda", "cuda:1", ...
 
 
+# The attribution methods by name: config validation, the CLI help and the registry of
+# eventlift.attribution (which maps each name to its class) all read this one tuple.
+ATTRIBUTION_METHODS = (
+    "grad_x_input",
+    "integrated_gradients",
+    "attention",
+    "attention_rollout",
+    "occlusion",
+)
+
+
 @dataclass(frozen=True)
 class AttributionConfig:
     """Per-event explanation and its roll-up (DESIGN §5-§6)."""
 
-    method: Literal[
-        "grad_x_input", "integrated_gradients", "attention", "attention_rollout", "occlusion"
-    ] = "grad_x_input"
+    method: Literal[ATTRIBUTION_METHODS] = "grad_x_input"
     split: Literal["test", "all"] = "test"
     position_buckets: list[int] = field(default_factory=lambda: [1, 6, 11, 21, 51])
     min_support: int = 20

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from eventlift.config import Config
+from eventlift.core.output_names import file_stem
 
 __all__ = [
     "MAX_TRUNCATED_SHARE",
@@ -73,12 +74,12 @@ def drop_unsupported_tables(
     store = tables.get("store")
     if store is not None and is_empty(store):
         if not config.columns.store_id:
-            skipped["store_attribution"] = (
+            skipped[file_stem("store")] = (
                 "No [columns] store_id is mapped, so there is no store to attribute to; map the "
                 "store (or item) column to get the store table."
             )
         else:
-            skipped["store_attribution"] = (
+            skipped[file_stem("store")] = (
                 f"No attributed event has a store: column {config.columns.store_id!r} is empty "
                 f"in the {config.attribution.split} sessions."
             )

@@ -19,6 +19,7 @@ from eventlift.attribution.runner import (
     event_level_frame,
     normalise_scores,
 )
+from eventlift.config import ATTRIBUTION_METHODS
 from eventlift.exceptions import ConfigError
 from eventlift.model.transformer import EventTransformer
 
@@ -40,15 +41,10 @@ __all__ = [
     "normalise_scores",
 ]
 
+_CLASSES = (GradientXInput, IntegratedGradients, AttentionWeights, AttentionRollout, Occlusion)
+# name -> class, in the order of config.ATTRIBUTION_METHODS (the one list of names)
 METHODS: dict[str, type[Attributor]] = {
-    method.name: method
-    for method in (
-        GradientXInput,
-        IntegratedGradients,
-        AttentionWeights,
-        AttentionRollout,
-        Occlusion,
-    )
+    name: next(method for method in _CLASSES if method.name == name) for name in ATTRIBUTION_METHODS
 }
 
 

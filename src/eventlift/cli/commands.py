@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
+from eventlift.config import ATTRIBUTION_METHODS
 from eventlift.exceptions import EventliftError
 
 # Defaults of SyntheticSpec and eventlift.workflow.evaluation, repeated so that --help imports
@@ -129,8 +130,8 @@ def init(
 MethodOption = Annotated[
     str,
     typer.Option(
-        help="Attribution method: grad_x_input, integrated_gradients, attention, "
-        "attention_rollout or occlusion (default: \\[attribution] method)."
+        help=f"Attribution method: {', '.join(ATTRIBUTION_METHODS[:-1])} or "
+        f"{ATTRIBUTION_METHODS[-1]} (default: \\[attribution] method)."
     ),
 ]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from eventlift.analysis.multitouch import CREDIT_COLUMNS
+from eventlift.core.output_names import file_stem
 
 __all__ = ["CI", "TABLES", "TableSpec"]
 
@@ -26,13 +27,17 @@ class TableSpec:
     """
 
     key: str
-    stem: str
     title: str
     columns: tuple[tuple[str, str], ...]
     required: tuple[str, ...]
     top: int | None = None
     sort_by: str = "lift"
     optional: bool = False
+
+    @property
+    def stem(self) -> str:
+        """The CSV file stem (:mod:`eventlift.core.output_names`)."""
+        return file_stem(self.key)
 
 
 _SUPPORT = (("n_events", "events"), ("n_sessions", "sessions"))
@@ -49,21 +54,18 @@ _INTERVAL = ("lift", "lift_ci_low", "lift_ci_high", "low_support")
 TABLES = (
     TableSpec(
         "event_type",
-        "event_type_attribution",
         "Attribution by event type",
         (("event", "event"), ("event_category", "category"), *_SUPPORT, *_LIFT, *_ADJUSTED, *_LOW),
         ("event", "n_events", *_INTERVAL),
     ),
     TableSpec(
         "position",
-        "position_attribution",
         "Attribution by position",
         (("position_bucket", "positions"), *_SUPPORT, *_LIFT, *_ADJUSTED, *_LOW),
         ("position_bucket", "n_events", *_INTERVAL),
     ),
     TableSpec(
         "store",
-        "store_attribution",
         "Attribution by store",
         (
             ("store_id", "store"),
@@ -78,14 +80,12 @@ TABLES = (
     ),
     TableSpec(
         "event_position",
-        "event_position_attribution",
         "Event at position",
         (("position", "position"), ("event", "event"), *_SUPPORT, *_MEANS, *_LOW),
         ("position", "event", "n_events", "lift", "low_support"),
         top=25,
     ),
     TableSpec(
-        "triangulation",
         "triangulation",
         "Triangulation: the model's lift beside multi-touch credit",
         (("event", "event"), *_CREDITS),
@@ -95,7 +95,6 @@ TABLES = (
         optional=True,
     ),
     TableSpec(
-        "rank_agreement",
         "rank_agreement",
         "Rank agreement: Kendall τ between methods",
         (("method", "method"), *_CREDITS),

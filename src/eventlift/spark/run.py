@@ -25,6 +25,7 @@ from typing import Any
 import pandas as pd
 
 from eventlift.config import MODES, Config
+from eventlift.core.output_names import file_stem, table_stem
 from eventlift.core.versions import package_versions
 from eventlift.exceptions import ConfigError
 from eventlift.model.transformer import EventTransformer
@@ -33,16 +34,6 @@ from eventlift.spark.settings import SparkSettings
 __all__ = ["SparkRunResult", "run"]
 
 logger = logging.getLogger(__name__)
-
-TABLE_NAMES = {
-    "event_level": "event_attribution",
-    "event_type": "event_type_attribution",
-    "position": "position_attribution",
-    "store": "store_attribution",
-    "event_position": "event_position_attribution",
-    "event_position_matrix": "event_position_matrix",
-}
-
 
 @dataclass
 class SparkRunResult:
@@ -174,7 +165,7 @@ def run(
         for key, table in tables.items():
             if key != "event_level":  # small: cached once for the driver's copy and the write
                 small[key] = table.cache().toPandas()
-            result.locations[key] = _write(table, f"{TABLE_NAMES[key]}_{mode}", config, settings)
+            result.locations[key] = _write(table, f"{table_stem(key)}_{mode}", config, settings)
         if removal is not None:
             small["event_type_removal"] = removal
         _write_driver_tables(small, config, mode)
@@ -215,11 +206,10 @@ def _write_driver_tables(small: dict[str, pd.DataFrame], config: Config, mode: s
     """The small tables as the local run's CSV files, and its plot, under ``[output] dir``."""
     from eventlift.core.atomic import write_csv
     from eventlift.report.plots import plot_attribution_panels
-    from eventlift.workflow.outputs import TABLE_FILES
 
     root = Path(config.output.dir)
     for key, frame in small.items():
-        write_csv(frame, root / "outputs" / f"{TABLE_FILES[key][0]}_{mode}.csv")
+        write_csv(frame, root / "outputs" / f"{file_stem(key)}_{mode}.csv")
     if config.output.write_plots:
         plot_attribution_panels(
             small, root / "plots" / f"attention_attribution_analysis_{mode}.png", mode=mode

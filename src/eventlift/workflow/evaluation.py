@@ -201,10 +201,10 @@ def evaluate_folder(
     (checking that it matches the stored events), rebuilds the sessions with the run's config,
     loads the checkpoint and checks its vocabularies against the rebuilt ones.
     """
+    from eventlift.data.prepare import prepare_sessions
     from eventlift.data.readers import read_events
     from eventlift.data.synthetic import generate_events
     from eventlift.model.checkpoint import load_checkpoint
-    from eventlift.workflow.pipeline import prepare_sessions
 
     root = Path(out_dir)
     summary = _read_json(root / "outputs" / "run_summary_no_funnel.json")

@@ -31,6 +31,7 @@ import pandas as pd
 
 from eventlift.config import Config
 from eventlift.core.atomic import write_csv, write_json
+from eventlift.core.output_names import OUTPUT_NAMES
 from eventlift.core.sql import duckdb_file
 from eventlift.core.versions import package_versions
 from eventlift.data.encode import vocabulary_coverage
@@ -44,21 +45,7 @@ from eventlift.sinks.warehouse import write_result_tables
 if TYPE_CHECKING:
     from eventlift.workflow.result import RunResult
 
-__all__ = ["TABLE_FILES", "build_summary", "output_dir", "write_outputs", "write_summary"]
-
-# table key -> (CSV file stem, database table stem)
-TABLE_FILES = {
-    "event_level": ("gradient_attribution", "event_attribution"),
-    "event_type": ("event_type_attribution", "event_type_attribution"),
-    "position": ("position_attribution", "position_attribution"),
-    "store": ("store_attribution", "store_attribution"),
-    "event_position": ("event_position_attribution", "event_position_attribution"),
-    "event_position_matrix": ("event_position_matrix", "event_position_matrix"),
-    "triangulation": ("triangulation", "triangulation"),
-    "rank_agreement": ("rank_agreement", "rank_agreement"),
-    "event_type_removal": ("event_type_removal", "event_type_removal"),
-    "seed_stability": ("seed_stability", "seed_stability"),
-}
+__all__ = ["build_summary", "output_dir", "write_outputs", "write_summary"]
 
 
 def output_dir(config: Config) -> Path:
@@ -97,17 +84,17 @@ def write_outputs(result: RunResult, config: Config) -> dict[str, Path]:
         },
     )
     files.update(model_weights=weights, model_config=meta)
-    stem, event_table = TABLE_FILES["event_level"]
+    stem, event_table = OUTPUT_NAMES["event_level"]
     files["event_level"] = root / "outputs" / f"{stem}_{mode}.csv"
     files["event_level_parquet"] = root / "outputs" / f"{stem}_{mode}.parquet"
     write_event_level(
         result.event_level_chunks(), files["event_level"], files["event_level_parquet"]
     )
-    written = {key: names for key, names in TABLE_FILES.items() if key in result.tables}
+    written = {key: names for key, names in OUTPUT_NAMES.items() if key in result.tables}
     for key, (stem, _) in written.items():
         files[key] = write_csv(result.tables[key], root / "outputs" / f"{stem}_{mode}.csv")
     skipped = result.summary.get("skipped_outputs", {})
-    left_out = {key: names for key, names in TABLE_FILES.items() if names[0] in skipped}
+    left_out = {key: names for key, names in OUTPUT_NAMES.items() if names[0] in skipped}
     for stem, _ in left_out.values():  # an earlier run's file must not read as this run's
         (root / "outputs" / f"{stem}_{mode}.csv").unlink(missing_ok=True)
     if config.output.write_plots:

@@ -6,7 +6,6 @@ module, and this file only wires them together, times them and collects the run 
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from pathlib import Path
 from typing import Any
@@ -30,17 +29,12 @@ from eventlift.config import MODES, Config, load_config
 from eventlift.core.memory import release_freed_memory
 from eventlift.core.progress import NO_PROGRESS, Progress
 from eventlift.core.timer import StageTimer
-from eventlift.data.encode import EncodedSessions, build_vocabularies, encode_sessions
-from eventlift.data.readers import read_events, read_report, read_stores
-from eventlift.data.sample import sample_sessions
-from eventlift.data.schema import SPLITS
+from eventlift.data.encode import EncodedSessions
+from eventlift.data.prepare import prepare_sessions, settle_and_announce, settle_columns
+from eventlift.data.readers import read_events, read_stores
 from eventlift.data.sessions import (
     SessionData,
-    build_sessions,
-    resolve_columns,
-    session_derivation,
 )
-from eventlift.data.split import assign_splits
 from eventlift.exceptions import ConfigError
 from eventlift.model.batching import select_device
 from eventlift.model.trainer import classification_metrics, predict_logits, seed_everything, train
@@ -60,14 +54,11 @@ from eventlift.workflow.stability import seed_stability
 
 __all__ = [
     "RunResult",
-    "StageTimer",
     "compare",
     "finish_outputs",
-    "prepare_sessions",
     "resolve_config",
     "run",
     "run_modes",
-    "settle_columns",
 ]
 
 log = logging.getLogger(__name__)
@@ -82,81 +73,6 @@ def resolve_config(config: Config | dict | str | Path | None) -> Config:
     if isinstance(config, dict):
         return Config.from_dict(config)
     return load_config(config)
-
-
-def settle_columns(config: Config, events: pd.DataFrame) -> Config:
-    """``config`` with a left-out ``[columns] session_id`` settled against the read events.
-
-    Settled once, the value (a column name, or ``""`` for sessions derived from ``user_id``) is
-    what sampling, the split by user, the summary and the checkpoints all see
-    (:func:`eventlift.data.sessions.resolve_columns`).
-    """
-    columns = resolve_columns(config.columns, events)
-    return config if columns is config.columns else dataclasses.replace(config, columns=columns)
-
-
-def _settle_and_say(config: Config, events: pd.DataFrame, progress: Progress) -> Config:
-    """:func:`settle_columns`, telling the user when sessions are derived by inactivity."""
-    for note in read_report(events).notes:
-        progress.note(f"input: {note}")
-    config = settle_columns(config, events)
-    derivation = session_derivation(config.columns, config.sessions)
-    if derivation is not None:
-        progress.note(f"sessions: {derivation['why']}")
-    return config
-
-
-def prepare_sessions(
-    events: pd.DataFrame, config: Config, mode: str, *, source: str = "input"
-) -> tuple[SessionData, pd.Series, EncodedSessions]:
-    """Sessions, their split and their encoding for one mode (DESIGN §3).
-
-    With ``[input] max_sessions`` only a reproducible sample of sessions is kept (whole users when
-    sessions are derived); the units left out are counted as ``dropped_sessions.not_sampled``.
-    """
-    config = settle_columns(config, events)
-    read = read_report(events)  # before sampling: lines the reader skipped belong to the input
-    not_sampled = 0
-    if config.input.max_sessions:
-        derived = not config.columns.session_id or config.sessions.derive_sessions
-        events, not_sampled = sample_sessions(
-            events,
-            config.input.max_sessions,
-            config.train.seed,
-            key="user_id" if derived else "session_id",
-        )
-    data = build_sessions(events, config.sessions, config.columns, mode=mode, source=source)
-    # a malformed line is a row of the input too: rows_read = events + every dropped row
-    data.counts["dropped_rows"]["malformed_lines"] = read.malformed_lines
-    data.counts["rows_read"] += read.malformed_lines
-    if read.malformed_line_numbers:
-        data.counts["malformed_line_numbers"] = list(read.malformed_line_numbers)
-    if config.input.max_sessions:
-        data.counts["dropped_sessions"]["not_sampled"] = not_sampled
-    split = assign_splits(
-        data.sessions,
-        fractions=config.train.split_fractions,
-        seed=config.train.seed,
-        method=config.train.split,
-        by_user=bool(config.columns.user_id),
-    )
-    for name in SPLITS:
-        labels = data.sessions.loc[split.to_numpy() == name, "converted"]
-        if labels.nunique() < 2:
-            raise ConfigError(
-                f"{source}: the {name} split holds {len(labels)} sessions and not both converted "
-                f"and non-converted ones, so the model cannot be trained or evaluated. Fix: use "
-                f"more sessions, or change [train] split_fractions / split."
-            )
-    vocabularies = build_vocabularies(data, split, config.train.min_count)
-    encoded = encode_sessions(
-        data,
-        split,
-        vocabularies,
-        max_len=config.sessions.max_len,
-        gap_buckets=config.model.gap_buckets,
-    )
-    return data, split, encoded
 
 
 def _find_leaks(data: SessionData, sessions: pd.DataFrame, config: Config) -> list[dict]:
@@ -232,7 +148,7 @@ def run(
     with timer.stage("read"):
         frame = read_events(events, config, compact=True)
         stores = read_stores(config.input.stores) if config.input.stores else None
-    config = _settle_and_say(config, frame, progress)
+    config = settle_and_announce(config, frame, progress)
     result = run_prepared(
         frame, config, mode, stores=stores, timer=timer, write=write, progress=progress
     )
@@ -282,7 +198,7 @@ def run_modes(
     With ``keep_arrays=False`` every mode but the last releases its per-event arrays once its
     outputs are written (:meth:`RunResult.release_arrays`).
     """
-    config = _settle_and_say(config, frame, progress)
+    config = settle_and_announce(config, frame, progress)
     results = {}
     for mode in modes:
         progress.note(f"mode {mode}")
