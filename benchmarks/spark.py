@@ -40,8 +40,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from eventlift.analysis.tables import attribution_tables
-from eventlift.attribution import attribute_sessions, event_level_frame, get_attributor
+from eventlift.analysis.scoring import score_sessions, tabulate_scores
 from eventlift.config import Config
 from eventlift.core.timer import StageTimer
 from eventlift.data.prepare import prepare_sessions
@@ -69,20 +68,11 @@ def local_path(path: str, config: Config) -> tuple[dict[str, Any], EventTransfor
         train(model, encoded, config.train)
     model.eval()
     with watch.stage("attribution"):
-        attributor = get_attributor(config.attribution.method, model)
         rows = encoded.indices("test")
-        scores = attribute_sessions(
-            attributor, encoded, rows, batch_size=config.attribution.batch_size
-        )
-        event_level = event_level_frame(data, split, scores)
-        event_level = event_level[event_level["split"] == "test"]
+        scores = score_sessions(model, encoded, config.attribution, rows=rows)
     with watch.stage("tables"):
-        tables = attribution_tables(
-            event_level,
-            position_buckets=config.attribution.position_buckets,
-            min_support=config.attribution.min_support,
-            bootstrap=config.attribution.bootstrap,
-            seed=config.train.seed,
+        event_level, tables = tabulate_scores(
+            data, split, scores, config.attribution, seed=config.train.seed, rows=rows
         )
     result = {"seconds": watch.seconds, "rows": len(event_level), "events": len(frame),
               "sessions": len(encoded), "test": len(rows), "lift": _lift(tables)}  # fmt: skip

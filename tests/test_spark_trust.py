@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 
 from eventlift.analysis.leakage import single_event_aucs
+from eventlift.analysis.trust import find_leaks
 from eventlift.attribution.faithfulness import FaithfulnessReport
 from eventlift.core.output_names import OUTPUT_NAMES
 from eventlift.data.prepare import prepare_sessions
@@ -25,7 +26,6 @@ from eventlift.data.readers import read_events
 from eventlift.data.synthetic import FUNNEL_EVENTS, generate_events
 from eventlift.report.html import build_report
 from eventlift.workflow.demo import demo_config
-from eventlift.workflow.pipeline import _find_leaks
 from test_spark_parity import spark_session
 
 MODE = "with_funnel"
@@ -58,7 +58,7 @@ def case(tmp_path_factory):
         "train": train,
         "train_events": train_events,
         "aucs": single_event_aucs(train_events, train),
-        "leaks": _find_leaks(data, labelled, config),
+        "leaks": find_leaks(data, labelled, config),
     }
 
 

@@ -9,15 +9,22 @@ linear, time decay, U-shaped, Markov removal) with the rank agreement between ev
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
+from eventlift.analysis.leakage import detect_leaks, summary_records
 from eventlift.analysis.multitouch import CREDIT_COLUMNS, multitouch_credit, rank_agreement
+from eventlift.attribution import AttributionResult
 from eventlift.attribution.faithfulness import event_type_removal, faithfulness
+from eventlift.config import Config
 from eventlift.data.encode import EncodedSessions
+from eventlift.data.funnel import FunnelRule
+from eventlift.data.sessions import SessionData
 from eventlift.model.transformer import EventTransformer
 
-__all__ = ["faithfulness_scorecard", "triangulation"]
+__all__ = ["faithfulness_scorecard", "find_leaks", "triangulation", "trust_checks"]
 
 
 def faithfulness_scorecard(
@@ -59,3 +66,53 @@ def triangulation(
     table = table.sort_values("transformer_lift", ascending=False, ignore_index=True)
     agreement = rank_agreement(table, ["transformer_lift", *CREDIT_COLUMNS])
     return table, agreement
+
+
+def find_leaks(data: SessionData, sessions: pd.DataFrame, config: Config) -> list[dict]:
+    """The single-event leakage probe on the training split, as run-summary records."""
+    train_sessions = sessions[sessions["split"] == "train"]
+    events = data.events[data.events["session_id"].isin(train_sessions["session_id"])]
+    funnel = FunnelRule.from_config(config.sessions).events_found(events)
+    return summary_records(detect_leaks(events, train_sessions), set(funnel))
+
+
+def trust_checks(
+    model: EventTransformer,
+    encoded: EncodedSessions,
+    data: SessionData,
+    sessions: pd.DataFrame,
+    scores: AttributionResult,
+    tables: dict[str, pd.DataFrame],
+    config: Config,
+) -> dict[str, Any]:
+    """Faithfulness scorecard and multi-touch triangulation of one run.
+
+    Returns the summary entries (``triangulation``, ``completeness_gap``, ``faithfulness``) and,
+    under ``"tables"``, the tables they come with (``triangulation``, ``rank_agreement``,
+    ``event_type_removal``).
+    """
+    split = config.attribution.split
+    chosen = sessions if split == "all" else sessions[sessions["split"] == split]
+    events = data.events[data.events["session_id"].isin(chosen["session_id"])]
+    credit, agreement = triangulation(events, chosen, tables["event_type"])
+    checks: dict[str, Any] = {
+        "tables": {
+            "triangulation": credit,
+            "rank_agreement": agreement.rename_axis("method").reset_index(),
+        },
+        "triangulation": {"kendall_tau": agreement.to_dict()},
+        "completeness_gap": scores.completeness_gap,
+    }
+    if config.attribution.faithfulness_sessions:
+        report, removal = faithfulness_scorecard(
+            model,
+            encoded,
+            scores.raw,
+            method=scores.method,
+            split=split,
+            sample=config.attribution.faithfulness_sessions,
+            seed=config.train.seed,
+        )
+        checks["faithfulness"] = report
+        checks["tables"]["event_type_removal"] = removal
+    return checks

@@ -32,7 +32,6 @@ __all__ = [
     "COMPARISON_FILE",
     "ModeComparison",
     "compare_modes",
-    "funnel_events",
     "funnel_shares",
     "write_comparison",
 ]
@@ -128,18 +127,12 @@ def write_comparison(comparison: ModeComparison, out_dir: str | Path) -> dict[st
     }
 
 
-def funnel_events(events: pd.DataFrame, config: Config) -> list[str]:
-    """Event types among ``events`` (a run's session events) that the config calls funnel events
-    (by name or category)."""
-    return FunnelRule.from_config(config.sessions).events_found(events)
-
-
 def funnel_shares(event_level: pd.DataFrame, data: SessionData, config: Config) -> dict[str, Any]:
     """Share of the normalised attribution held by funnel events in ``event_level`` (the
     attributed sessions): in all of them, and in the converted ones (where the funnel steps sit,
     and what a verdict is read for). Recorded, with the funnel events of the run, in every run
     summary under ``attribution``."""
-    funnel = funnel_events(data.events, config)
+    funnel = FunnelRule.from_config(config.sessions).events_found(data.events)
     taken_by_funnel = event_level["event"].isin(funnel).to_numpy()
     attribution = event_level["attribution"].to_numpy()
     converted = event_level["converted"].to_numpy(dtype=bool)

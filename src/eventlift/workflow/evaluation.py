@@ -28,13 +28,10 @@ from eventlift.analysis.recovery import (
     event_spearman,
     recovery_scores,
 )
-from eventlift.analysis.tables import attribution_tables
+from eventlift.analysis.scoring import score_sessions, tabulate_scores
 from eventlift.attribution import (
     METHODS,
-    attribute_sessions,
-    event_level_frame,
     faithfulness,
-    get_attributor,
 )
 from eventlift.config import Config
 from eventlift.core.progress import NO_PROGRESS, Progress
@@ -108,7 +105,7 @@ def evaluate_methods(
     records = []
     for name in methods:
         progress.note(f"evaluating {name} on {len(rows):,} test sessions")
-        records.append(_method_record(name, model, data, split, encoded, rows, ids, truth, config))
+        records.append(_method_record(name, model, data, split, encoded, rows, truth, config))
     records += _multitouch_records(data, ids, truth)
     return pd.DataFrame.from_records(records, columns=list(METHOD_RECOVERY_COLUMNS))
 
@@ -120,25 +117,16 @@ def _method_record(
     split: pd.Series,
     encoded: EncodedSessions,
     rows: np.ndarray,
-    ids: np.ndarray,
     truth: GroundTruth,
     config: Config,
 ) -> dict[str, Any]:
     """Attribute ``rows`` with one method and score the result against the truth."""
     settings = config.attribution
     started = time.perf_counter()
-    scores = attribute_sessions(
-        get_attributor(name, model), encoded, rows, batch_size=settings.batch_size
-    )
+    scores = score_sessions(model, encoded, settings, rows=rows, method=name)
     seconds = time.perf_counter() - started
-    frame = event_level_frame(data, split, scores, np.sort(rows))
-    frame = frame[frame["session_id"].isin(ids)]
-    tables = attribution_tables(
-        frame,
-        position_buckets=settings.position_buckets,
-        min_support=settings.min_support,
-        bootstrap=settings.bootstrap,
-        seed=config.train.seed,
+    frame, tables = tabulate_scores(
+        data, split, scores, settings, seed=config.train.seed, rows=np.sort(rows)
     )
     recovery = recovery_scores(tables, truth)
     faith = faithfulness(

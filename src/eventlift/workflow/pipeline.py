@@ -10,21 +10,14 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import torch
 
 from eventlift.analysis.baselines import fit_baselines
 from eventlift.analysis.caveats import drop_unsupported_tables, run_warnings
-from eventlift.analysis.leakage import detect_leaks, summary_records
-from eventlift.analysis.tables import attribution_tables
-from eventlift.analysis.trust import faithfulness_scorecard, triangulation
-from eventlift.attribution import (
-    AttributionResult,
-    attribute_sessions,
-    event_level_frame,
-    get_attributor,
-)
+from eventlift.analysis.scoring import score_sessions, tabulate_scores
+from eventlift.analysis.trust import find_leaks, trust_checks
+from eventlift.attribution import AttributionResult
 from eventlift.config import MODES, Config, load_config
 from eventlift.core.memory import release_freed_memory
 from eventlift.core.progress import NO_PROGRESS, Progress
@@ -32,19 +25,22 @@ from eventlift.core.timer import StageTimer
 from eventlift.data.encode import EncodedSessions
 from eventlift.data.prepare import prepare_sessions, settle_and_announce, settle_columns
 from eventlift.data.readers import read_events, read_stores
-from eventlift.data.sessions import (
-    SessionData,
-)
+from eventlift.data.sessions import SessionData
 from eventlift.exceptions import ConfigError
 from eventlift.model.batching import select_device
-from eventlift.model.trainer import classification_metrics, predict_logits, seed_everything, train
+from eventlift.model.trainer import (
+    TrainResult,
+    classification_metrics,
+    predict_logits,
+    seed_everything,
+    train,
+)
 from eventlift.model.transformer import EventTransformer
 from eventlift.report.html import build_report
 from eventlift.workflow.comparison import (
     COMPARISON_FILE,
     ModeComparison,
     compare_modes,
-    funnel_events,
     funnel_shares,
     write_comparison,
 )
@@ -73,50 +69,6 @@ def resolve_config(config: Config | dict | str | Path | None) -> Config:
     if isinstance(config, dict):
         return Config.from_dict(config)
     return load_config(config)
-
-
-def _find_leaks(data: SessionData, sessions: pd.DataFrame, config: Config) -> list[dict]:
-    """Single-event leakage probe on the training split (DESIGN §7)."""
-    train_sessions = sessions[sessions["split"] == "train"]
-    events = data.events[data.events["session_id"].isin(train_sessions["session_id"])]
-    return summary_records(detect_leaks(events, train_sessions), set(funnel_events(events, config)))
-
-
-def _trust_checks(
-    model: EventTransformer,
-    encoded: EncodedSessions,
-    data: SessionData,
-    sessions: pd.DataFrame,
-    scores: AttributionResult,
-    tables: dict[str, pd.DataFrame],
-    config: Config,
-) -> dict[str, Any]:
-    """Faithfulness scorecard and multi-touch triangulation of one run (DESIGN §5)."""
-    split = config.attribution.split
-    chosen = sessions if split == "all" else sessions[sessions["split"] == split]
-    events = data.events[data.events["session_id"].isin(chosen["session_id"])]
-    credit, agreement = triangulation(events, chosen, tables["event_type"])
-    checks: dict[str, Any] = {
-        "tables": {
-            "triangulation": credit,
-            "rank_agreement": agreement.rename_axis("method").reset_index(),
-        },
-        "triangulation": {"kendall_tau": agreement.to_dict()},
-        "completeness_gap": scores.completeness_gap,
-    }
-    if config.attribution.faithfulness_sessions:
-        report, removal = faithfulness_scorecard(
-            model,
-            encoded,
-            scores.raw,
-            method=scores.method,
-            split=split,
-            sample=config.attribution.faithfulness_sessions,
-            seed=config.train.seed,
-        )
-        checks["faithfulness"] = report
-        checks["tables"]["event_type_removal"] = removal
-    return checks
 
 
 def run(
@@ -241,10 +193,61 @@ def run_prepared(
     config = settle_columns(config, frame)
     if config.train.threads:
         torch.set_num_threads(config.train.threads)
-    source = config.input.path or "input"
     with timer.stage("sessions"):
-        data, split, encoded = prepare_sessions(frame, config, mode, source=source)
+        data, split, encoded = prepare_sessions(
+            frame, config, mode, source=config.input.path or "input"
+        )
     device = select_device(config.train.device)
+    model, training, metrics = _train_and_evaluate(encoded, config, timer, device, progress)
+    labelled = data.sessions.assign(split=split.to_numpy())
+    with timer.stage("baselines"):
+        baselines = fit_baselines(data.events, labelled, seed=config.train.seed)
+    with timer.stage("leakage"):
+        leakage = find_leaks(data, labelled, config)
+    scores, tables, checks = _explain(
+        model, data, split, encoded, labelled, config, stores, timer, device, progress
+    )
+    if config.attribution.stability_seeds:
+        with timer.stage("stability"):
+            run_lifts = tables["event_type"].set_index("event")["lift"]
+            tables["seed_stability"], checks["seed_stability"] = seed_stability(
+                data, split, encoded, config, run_lifts, metrics["test_auc"], device=device
+            )
+    result = RunResult(
+        mode=mode,
+        tables=tables,
+        metrics=metrics,
+        baselines=baselines,
+        leakage=leakage,
+        summary={},
+        model=model,
+        sessions=data,
+        session_table=labelled,
+        encoded=encoded,
+        attribution=scores,
+    )
+    funnel_share, skipped = checks.pop("funnel_share"), checks.pop("skipped_outputs")
+    result.summary = build_summary(result, config, training, timer.seconds)
+    result.summary.update(checks)
+    result.summary["attribution"].update(funnel_share)
+    result.summary["skipped_outputs"] = skipped
+    result.summary["warnings"] = run_warnings(result.summary, tables["event_type"], config)
+    if write:
+        with timer.stage("write"):
+            result.files = write_outputs(result, config)
+        result.summary["timings_s"] = dict(timer.seconds)
+        result.files["run_summary"] = write_summary(result, config)
+    return result
+
+
+def _train_and_evaluate(
+    encoded: EncodedSessions,
+    config: Config,
+    timer: StageTimer,
+    device: torch.device,
+    progress: Progress,
+) -> tuple[EventTransformer, TrainResult, dict[str, Any]]:
+    """A seeded model trained on the training split, and its test and validation metrics."""
     seed_everything(config.train.seed)
     vocab_sizes = {name: len(vocab) for name, vocab in encoded.vocabularies.items()}
     model = EventTransformer(config.model, vocab_sizes, config.sessions.max_len).to(device)
@@ -262,66 +265,38 @@ def run_prepared(
             "val_auc": training.best_val_auc,
             "best_epoch": training.best_epoch,
         }
-    with timer.stage("baselines"):
-        labelled = data.sessions.assign(split=split.to_numpy())
-        baselines = fit_baselines(data.events, labelled, seed=config.train.seed)
-    with timer.stage("leakage"):
-        leakage = _find_leaks(data, labelled, config)
-    with timer.stage("attribution"):
-        attributor = get_attributor(config.attribution.method, model)
-        scores = attribute_sessions(
-            attributor,
-            encoded,
-            batch_size=config.attribution.batch_size,
-            device=device,
-            progress=progress,
+    return model, training, metrics
+
+
+def _explain(
+    model: EventTransformer,
+    data: SessionData,
+    split: pd.Series,
+    encoded: EncodedSessions,
+    labelled: pd.DataFrame,
+    config: Config,
+    stores: pd.DataFrame | None,
+    timer: StageTimer,
+    device: torch.device,
+    progress: Progress,
+) -> tuple[AttributionResult, dict[str, pd.DataFrame], dict[str, Any]]:
+    """Scores of every session, the tables of the chosen split, and the trust checks.
+
+    The checks dict holds the summary entries of :func:`~eventlift.analysis.trust.trust_checks`
+    plus ``funnel_share`` (the funnel's share of the attribution) and ``skipped_outputs``.
+    """
+    with timer.stage("attribution"):  # every session: the event-level output holds them all
+        scores = score_sessions(
+            model, encoded, config.attribution, device=device, progress=progress
         )
     with timer.stage("tables"):
-        chosen_sessions = None
-        if config.attribution.split != "all":
-            chosen_sessions = np.flatnonzero(split.to_numpy() == config.attribution.split)
-        chosen = event_level_frame(data, split, scores, chosen_sessions)
-        tables = attribution_tables(
-            chosen,
-            position_buckets=config.attribution.position_buckets,
-            min_support=config.attribution.min_support,
-            bootstrap=config.attribution.bootstrap,
-            seed=config.train.seed,
-            stores=stores,
+        chosen, tables = tabulate_scores(
+            data, split, scores, config.attribution, seed=config.train.seed, stores=stores
         )
         tables, skipped = drop_unsupported_tables(tables, config)
         funnel_share = funnel_shares(chosen, data, config)
         del chosen
     with timer.stage("trust"):
-        trust = _trust_checks(model, encoded, data, labelled, scores, tables, config)
-        tables.update(trust.pop("tables"))
-    if config.attribution.stability_seeds:
-        with timer.stage("stability"):
-            run_lifts = tables["event_type"].set_index("event")["lift"]
-            tables["seed_stability"], trust["seed_stability"] = seed_stability(
-                data, split, encoded, config, run_lifts, metrics["test_auc"], device=device
-            )
-    result = RunResult(
-        mode=mode,
-        tables=tables,
-        metrics=metrics,
-        baselines=baselines,
-        leakage=leakage,
-        summary={},
-        model=model,
-        sessions=data,
-        session_table=labelled,
-        encoded=encoded,
-        attribution=scores,
-    )
-    result.summary = build_summary(result, config, training, timer.seconds)
-    result.summary.update(trust)
-    result.summary["attribution"].update(funnel_share)
-    result.summary["skipped_outputs"] = skipped
-    result.summary["warnings"] = run_warnings(result.summary, tables["event_type"], config)
-    if write:
-        with timer.stage("write"):
-            result.files = write_outputs(result, config)
-        result.summary["timings_s"] = dict(timer.seconds)
-        result.files["run_summary"] = write_summary(result, config)
-    return result
+        checks = trust_checks(model, encoded, data, labelled, scores, tables, config)
+        tables.update(checks.pop("tables"))
+    return scores, tables, {**checks, "funnel_share": funnel_share, "skipped_outputs": skipped}

@@ -18,8 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from eventlift.analysis.tables import attribution_tables
-from eventlift.attribution import attribute_sessions, event_level_frame, get_attributor
+from eventlift.analysis.scoring import score_sessions, split_rows, tabulate_scores
 from eventlift.config import Config
 from eventlift.core.progress import NO_PROGRESS, Progress
 from eventlift.data.encode import EncodedSessions
@@ -53,24 +52,10 @@ def seed_lifts(
     labels = encoded.labels[test_rows]
     auc = classification_metrics(labels, predict_logits(model, encoded, test_rows, device=device))
     settings = config.attribution
-    rows = None if settings.split == "all" else encoded.indices(settings.split)
-    scores = attribute_sessions(
-        get_attributor(settings.method, model),
-        encoded,
-        rows,
-        batch_size=settings.batch_size,
-        device=device,
-        progress=progress,
-    )
-    frame = event_level_frame(data, split, scores, rows)
-    table = attribution_tables(
-        frame,
-        position_buckets=settings.position_buckets,
-        min_support=settings.min_support,
-        bootstrap=0,
-        seed=seed,
-    )["event_type"]
-    return table.set_index("event")["lift"], auc["auc"]
+    rows = split_rows(split, settings.split)
+    scores = score_sessions(model, encoded, settings, rows=rows, device=device, progress=progress)
+    _, tables = tabulate_scores(data, split, scores, settings, seed=seed, rows=rows, bootstrap=0)
+    return tables["event_type"].set_index("event")["lift"], auc["auc"]
 
 
 def seed_stability(
