@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,15 +24,20 @@ from typing import Any
 import pandas as pd
 
 from eventlift.config import MODES, Config
+from eventlift.core.atomic import write_json
 from eventlift.core.output_names import file_stem, table_stem
+from eventlift.core.timer import StageTimer
 from eventlift.core.versions import package_versions
 from eventlift.exceptions import ConfigError
+from eventlift.model.trainer import TrainResult
 from eventlift.model.transformer import EventTransformer
+from eventlift.spark.prepare import SparkSessions
 from eventlift.spark.settings import SparkSettings
 
 __all__ = ["SparkRunResult", "run"]
 
 logger = logging.getLogger(__name__)
+
 
 @dataclass
 class SparkRunResult:
@@ -67,110 +71,32 @@ def run(
     write : write the tables, the driver's files and ``report.html`` (module docstring); with
         False only the returned result holds the run.
     """
-    from eventlift.analysis.caveats import drop_unsupported_tables, run_warnings
-    from eventlift.core.atomic import write_json
-    from eventlift.model.checkpoint import save_checkpoint
-    from eventlift.spark.attribute import attribute_spark
     from eventlift.spark.canonical import load_events, to_canonical
     from eventlift.spark.prepare import prepare_sessions
-    from eventlift.spark.tables import attribution_tables_spark
-    from eventlift.spark.train import train_distributed, train_on_driver
-    from eventlift.spark.trust import fit_baselines_spark, probe_leaks, score_faithfulness
 
     settings = settings or SparkSettings()
     mode = mode or config.output.modes[0]
     if mode not in MODES:
         raise ConfigError(f"unknown mode {mode!r}; allowed: {', '.join(MODES)}.")
-    timings: dict[str, float] = {}
-    clock = time.perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal clock
-        timings[name] = round(time.perf_counter() - clock, 3)
-        clock = time.perf_counter()
-
-    source = events if events is not None else settings.input_table
-    frame, label = load_events(spark, source, config)
-    canonical = to_canonical(frame, config, source=label)
-    lap("read")
-    prepared = prepare_sessions(canonical, config, mode, source=label)
+    timer = StageTimer()
+    with timer.stage("read"):
+        source = events if events is not None else settings.input_table
+        frame, label = load_events(spark, source, config)
+        canonical = to_canonical(frame, config, source=label)
+    with timer.stage("sessions"):
+        prepared = prepare_sessions(canonical, config, mode, source=label)
     config = prepared.config  # a left-out [columns] session_id settled against the input
-    lap("sessions")
-    if settings.train == "distributor":
-        staging = settings.staging_dir or os.path.join(config.output.dir, "spark_staging", mode)
-        model, training = train_distributed(prepared, config, settings, staging)
-    else:
-        model, training = train_on_driver(prepared, config, settings)
-    lap("train")
-    event_level = attribute_spark(
-        prepared.sessions,
-        model,
-        method=config.attribution.method,
-        batch_size=config.attribution.batch_size,
-        threads=settings.task_threads,
-    ).cache()
-    metrics = {**_test_metrics(event_level), "val_auc": training.best_val_auc,
-               "best_epoch": training.best_epoch}  # fmt: skip
-    lap("attribution")
-    chosen = event_level
-    if config.attribution.split != "all":
-        chosen = event_level.filter(event_level["split"] == config.attribution.split)
-    stores = spark.read.parquet(config.input.stores) if config.input.stores else None
-    tables = {
-        "event_level": event_level,
-        **attribution_tables_spark(
-            chosen,
-            position_buckets=config.attribution.position_buckets,
-            min_support=config.attribution.min_support,
-            stores=stores,
-        ),
-    }
-    tables, skipped = drop_unsupported_tables(tables, config, is_empty=lambda t: t.isEmpty())
-    lap("tables")  # the per-side session counts; the tables themselves run when written
-    presence, leakage = probe_leaks(prepared, config, mode)
-    lap("leakage")
-    baselines = fit_baselines_spark(prepared, config, settings)
-    lap("baselines")
-    checks, removal = score_faithfulness(prepared, model, config)
-    lap("trust")
-    summary = {
-        "mode": mode,
-        "engine": "spark",
-        "config": config.to_public_dict(),
-        "spark": settings.__dict__,
-        "counts": {**prepared.counts, "sessions_by_split": prepared.split_counts},
-        "metrics": metrics,
-        "baselines": baselines,
-        "leakage": leakage,
-        "training": {"history": training.history, "seconds": training.seconds},
-        "attribution": {"method": config.attribution.method, "split": config.attribution.split},
-        **checks,
-        "versions": package_versions(spark=spark.version),
-        "skipped_outputs": skipped,
-    }
-    if mode == "with_funnel":  # the funnel steps the sessions kept, as the local summary lists
-        summary["attribution"]["funnel_events"] = sorted(presence.loc[presence["funnel"], "event"])
-    summary["warnings"] = run_warnings(summary, tables["event_type"].limit(2).toPandas(), config)
+    with timer.stage("train"):
+        model, training = _train(prepared, config, settings, mode)
+    tables, metrics, skipped = _explain(spark, prepared, model, config, settings, timer, training)
+    summary, removal = _checked_summary(
+        spark, prepared, model, config, settings, timer, training, tables, metrics, skipped, mode
+    )
     result = SparkRunResult(mode, tables, model, summary)
     if write:
-        outputs = Path(config.output.dir) / "outputs"
-        outputs.mkdir(parents=True, exist_ok=True)
-        save_checkpoint(
-            outputs / f"best_transformer_{mode}",
-            model,
-            prepared.vocabularies,
-            {"mode": mode, "metrics": metrics, "config": config.to_public_dict()},
-        )
-        small = {}
-        for key, table in tables.items():
-            if key != "event_level":  # small: cached once for the driver's copy and the write
-                small[key] = table.cache().toPandas()
-            result.locations[key] = _write(table, f"{table_stem(key)}_{mode}", config, settings)
-        if removal is not None:
-            small["event_type_removal"] = removal
-        _write_driver_tables(small, config, mode)
-        lap("write")
-    summary["timings_s"] = timings
+        with timer.stage("write"):
+            _write_outputs(result, prepared, config, settings, removal)
+    summary["timings_s"] = dict(timer.seconds)
     if write:
         path = Path(config.output.dir) / "outputs" / f"run_summary_{mode}.json"
         result.locations["run_summary"] = str(write_json(summary, path))
@@ -179,6 +105,135 @@ def run(
     for table in tables.values():
         table.unpersist()
     return result
+
+
+def _train(
+    prepared: SparkSessions, config: Config, settings: SparkSettings, mode: str
+) -> tuple[EventTransformer, TrainResult]:
+    """The model, trained on the driver or by ``TorchDistributor`` as ``[spark] train`` says."""
+    from eventlift.spark.train import train_distributed, train_on_driver
+
+    if settings.train == "distributor":
+        staging = settings.staging_dir or os.path.join(config.output.dir, "spark_staging", mode)
+        return train_distributed(prepared, config, settings, staging)
+    return train_on_driver(prepared, config, settings)
+
+
+def _explain(
+    spark: Any,
+    prepared: SparkSessions,
+    model: EventTransformer,
+    config: Config,
+    settings: SparkSettings,
+    timer: StageTimer,
+    training: TrainResult,
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
+    """The event-level scores of every session, the test metrics, the tables (lazy frames) and
+    the tables left out, with why."""
+    from eventlift.analysis.caveats import drop_unsupported_tables
+    from eventlift.spark.attribute import attribute_spark
+    from eventlift.spark.tables import attribution_tables_spark
+
+    with timer.stage("attribution"):
+        event_level = attribute_spark(
+            prepared.sessions,
+            model,
+            method=config.attribution.method,
+            batch_size=config.attribution.batch_size,
+            threads=settings.task_threads,
+        ).cache()
+        metrics = {**_test_metrics(event_level), "val_auc": training.best_val_auc,
+                   "best_epoch": training.best_epoch}  # fmt: skip
+    with timer.stage("tables"):  # the per-side session counts; the tables run when written
+        chosen = event_level
+        if config.attribution.split != "all":
+            chosen = event_level.filter(event_level["split"] == config.attribution.split)
+        stores = spark.read.parquet(config.input.stores) if config.input.stores else None
+        tables = {
+            "event_level": event_level,
+            **attribution_tables_spark(
+                chosen,
+                position_buckets=config.attribution.position_buckets,
+                min_support=config.attribution.min_support,
+                stores=stores,
+            ),
+        }
+        tables, skipped = drop_unsupported_tables(tables, config, is_empty=lambda t: t.isEmpty())
+    return tables, metrics, skipped
+
+
+def _checked_summary(
+    spark: Any,
+    prepared: SparkSessions,
+    model: EventTransformer,
+    config: Config,
+    settings: SparkSettings,
+    timer: StageTimer,
+    training: TrainResult,
+    tables: dict[str, Any],
+    metrics: dict[str, Any],
+    skipped: dict[str, str],
+    mode: str,
+) -> tuple[dict[str, Any], pd.DataFrame | None]:
+    """The leakage probe, the baselines and the trust checks, in the local run's summary.
+
+    Returns the summary and the event-type removal table (None when faithfulness is off).
+    """
+    from eventlift.analysis.caveats import run_warnings
+    from eventlift.spark.trust import fit_baselines_spark, probe_leaks, score_faithfulness
+    from eventlift.workflow.summary import summary_core
+
+    with timer.stage("leakage"):
+        presence, leakage = probe_leaks(prepared, config, mode)
+    with timer.stage("baselines"):
+        baselines = fit_baselines_spark(prepared, config, settings)
+    with timer.stage("trust"):
+        checks, removal = score_faithfulness(prepared, model, config)
+    summary = summary_core(
+        mode=mode,
+        config=config,
+        counts={**prepared.counts, "sessions_by_split": prepared.split_counts},
+        metrics=metrics,
+        baselines=baselines,
+        leakage=leakage,
+        training=training,
+        timings=timer.seconds,
+        versions=package_versions(spark=spark.version),
+    )
+    summary.update(engine="spark", spark=settings.__dict__, **checks, skipped_outputs=skipped)
+    if mode == "with_funnel":  # the funnel steps the sessions kept, as the local summary lists
+        summary["attribution"]["funnel_events"] = sorted(presence.loc[presence["funnel"], "event"])
+    summary["warnings"] = run_warnings(summary, tables["event_type"].limit(2).toPandas(), config)
+    return summary, removal
+
+
+def _write_outputs(
+    result: SparkRunResult,
+    prepared: SparkSessions,
+    config: Config,
+    settings: SparkSettings,
+    removal: pd.DataFrame | None,
+) -> None:
+    """The checkpoint, every table where ``[spark] write`` says, and the driver's copies."""
+    from eventlift.model.checkpoint import save_checkpoint
+
+    mode = result.mode
+    outputs = Path(config.output.dir) / "outputs"
+    outputs.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(
+        outputs / f"best_transformer_{mode}",
+        result.model,
+        prepared.vocabularies,
+        {"mode": mode, "metrics": result.summary["metrics"], "config": config.to_public_dict()},
+    )
+    small = {}
+    for key, table in result.tables.items():
+        if key != "event_level":  # small: cached once for the driver's copy and the write
+            small[key] = table.cache().toPandas()
+        result.locations[key] = _write(table, f"{table_stem(key)}_{mode}", config, settings)
+    if removal is not None:
+        small["event_type_removal"] = removal
+    _write_driver_tables(small, config, mode)
 
 
 def _test_metrics(event_level: Any) -> dict[str, float]:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -33,10 +33,7 @@ from eventlift.config import Config
 from eventlift.core.atomic import write_csv, write_json
 from eventlift.core.output_names import OUTPUT_NAMES
 from eventlift.core.sql import duckdb_file
-from eventlift.core.versions import package_versions
-from eventlift.data.encode import vocabulary_coverage
 from eventlift.model.checkpoint import save_checkpoint
-from eventlift.model.trainer import TrainResult
 from eventlift.report.plots import plot_attribution_panels
 from eventlift.sinks.event_level import write_event_level
 from eventlift.sinks.runs import run_record
@@ -45,7 +42,7 @@ from eventlift.sinks.warehouse import write_result_tables
 if TYPE_CHECKING:
     from eventlift.workflow.result import RunResult
 
-__all__ = ["build_summary", "output_dir", "write_outputs", "write_summary"]
+__all__ = ["output_dir", "write_outputs", "write_summary"]
 
 
 def output_dir(config: Config) -> Path:
@@ -124,37 +121,3 @@ def write_summary(result: RunResult, config: Config) -> Path:
     summary = {**result.summary, "files": {k: str(v) for k, v in result.files.items()}}
     path = output_dir(config) / "outputs" / f"run_summary_{result.mode}.json"
     return write_json(summary, path)
-
-
-def build_summary(
-    result: RunResult, config: Config, training: TrainResult, timings: dict[str, float]
-) -> dict[str, Any]:
-    """The run summary (DESIGN §8): counts, metrics, baselines, leakage, timings, versions.
-
-    The pipeline then adds the trust checks, ``skipped_outputs`` (file stem -> why the table is
-    left out) and ``warnings`` (a list of ``{"code", "message"}``, shown by the console and the
-    report; see :mod:`eventlift.analysis.caveats`).
-    """
-    counts = dict(result.sessions.counts)
-    split_counts = result.session_table.groupby("split")["converted"].agg(["size", "sum"])
-    counts["sessions_by_split"] = {
-        split: {"sessions": int(row["size"]), "converted": int(row["sum"])}
-        for split, row in split_counts.iterrows()
-    }
-    counts["vocabulary"] = vocabulary_coverage(result.encoded)
-    return {
-        "mode": result.mode,
-        "config": config.to_public_dict(),
-        "counts": counts,
-        "metrics": result.metrics,
-        "baselines": result.baselines,
-        "leakage": result.leakage,
-        "training": {
-            "history": training.history,
-            "seconds": round(training.seconds, 3),
-            "sessions_per_second": round(training.sessions_per_second, 1),
-        },
-        "attribution": {"method": config.attribution.method, "split": config.attribution.split},
-        "timings_s": dict(timings),
-        "versions": package_versions(),
-    }

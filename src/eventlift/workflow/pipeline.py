@@ -44,9 +44,10 @@ from eventlift.workflow.comparison import (
     funnel_shares,
     write_comparison,
 )
-from eventlift.workflow.outputs import build_summary, write_outputs, write_summary
+from eventlift.workflow.outputs import write_outputs, write_summary
 from eventlift.workflow.result import RunResult
 from eventlift.workflow.stability import seed_stability
+from eventlift.workflow.summary import build_summary
 
 __all__ = [
     "RunResult",
