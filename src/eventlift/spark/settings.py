@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from eventlift.config import Config, build_section, read_toml, resolve_paths
+from eventlift.config import Config, resolve_paths
+from eventlift.core.toml_sections import build_section, read_toml
 from eventlift.exceptions import ConfigError
 
 __all__ = ["SparkSettings", "load_spark_config"]
