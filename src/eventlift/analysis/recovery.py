@@ -200,6 +200,27 @@ def contribution_correlation(
         A matched event has a different name in the truth: the frame is not from a ``no_funnel``
         run with head truncation on this log.
     """
+    pairs = _matched_pairs(event_level, truth, split)
+    score = pairs["attribution_raw"].to_numpy(dtype=float)  # (P,)
+    contribution = pairs["contribution"].to_numpy(dtype=float)  # (P,)
+    groups = pairs.groupby("session_id", sort=False).ngroup().to_numpy()  # (P,)
+    count = np.bincount(groups).astype(float)  # (S,)
+    # Centre within sessions before the products: sums of raw squares lose precision.
+    x = score - (np.bincount(groups, weights=score) / count)[groups]
+    y = contribution - (np.bincount(groups, weights=contribution) / count)[groups]
+    sxy = np.bincount(groups, weights=x * y)  # (S,)
+    sxx = np.bincount(groups, weights=x * x)
+    syy = np.bincount(groups, weights=y * y)
+    spread = pd.DataFrame({"score": score, "contribution": contribution}).groupby(groups)
+    varies = (spread.max() > spread.min()).all(axis=1).to_numpy()  # (S,) neither is constant
+    defined = (count >= 3) & varies
+    if not defined.any():
+        return math.nan
+    return float(np.mean(sxy[defined] / np.sqrt(sxx[defined] * syy[defined])))
+
+
+def _matched_pairs(event_level: pd.DataFrame, truth: GroundTruth, split: str) -> pd.DataFrame:
+    """The events of ``split`` beside their planted contributions, checked to line up."""
     missing = [column for column in CORRELATION_COLUMNS if column not in event_level.columns]
     if missing:
         raise MissingColumnError(
@@ -228,22 +249,7 @@ def contribution_correlation(
             "no_funnel run with [sessions] truncate = 'head'. First ones:\n"
             + format_rows(rows.to_dict("records"))
         )
-    score = pairs["attribution_raw"].to_numpy(dtype=float)  # (P,)
-    contribution = pairs["contribution"].to_numpy(dtype=float)  # (P,)
-    groups = pairs.groupby("session_id", sort=False).ngroup().to_numpy()  # (P,)
-    count = np.bincount(groups).astype(float)  # (S,)
-    # Centre within sessions before the products: sums of raw squares lose precision.
-    x = score - (np.bincount(groups, weights=score) / count)[groups]
-    y = contribution - (np.bincount(groups, weights=contribution) / count)[groups]
-    sxy = np.bincount(groups, weights=x * y)  # (S,)
-    sxx = np.bincount(groups, weights=x * x)
-    syy = np.bincount(groups, weights=y * y)
-    spread = pd.DataFrame({"score": score, "contribution": contribution}).groupby(groups)
-    varies = (spread.max() > spread.min()).all(axis=1).to_numpy()  # (S,) neither is constant
-    defined = (count >= 3) & varies
-    if not defined.any():
-        return math.nan
-    return float(np.mean(sxy[defined] / np.sqrt(sxx[defined] * syy[defined])))
+    return pairs
 
 
 def _top_overlap(ranked: list[str], effects: Mapping[str, float], k: int) -> float:

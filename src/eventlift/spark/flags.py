@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from eventlift.config import Config
+from eventlift.config import Config, SessionsConfig
 from eventlift.data.funnel import DETAIL_SEPARATOR, FunnelRule
 from eventlift.exceptions import LabelError
 from eventlift.spark.canonical import TS_US
@@ -47,16 +47,39 @@ def check_conversions(events: Any, config: Config, source: str) -> None:
 
 
 def flag_rows(events: Any, config: Config, mode: str) -> Any:
-    """Every row with its ``reason`` (null when kept), session, position and time gap."""
-    from pyspark.sql import Window
+    """Every row with its ``reason`` (null when kept), session, position and time gap.
+
+    The steps of :func:`eventlift.data.sessions.build_sessions`, in its order: unusable and
+    duplicate rows, sessions derived by inactivity, labels and the cut at the first conversion,
+    funnel exclusion (``no_funnel``), then positions and truncation to ``max_len``.
+    """
     from pyspark.sql import functions as F
 
     settings, columns = config.sessions, config.columns
     key = "user_id" if not columns.session_id else "session_id"
-    derive = not columns.session_id or settings.derive_sessions
-    reason, ts = F.col("reason"), F.col(TS_US)
+    frame = _flag_unusable(events, settings.use_event_detail, key)
+    if not columns.session_id or settings.derive_sessions:
+        frame = _derive_sessions(frame, key, settings.inactivity_gap_minutes)
+    frame = _flag_labels(frame, settings)
+    if mode == "no_funnel":
+        reason = F.col("reason")
+        funnel = FunnelRule.from_config(settings).spark_condition(
+            F.col("event_name"), F.col("event_category")
+        )
+        frame = frame.withColumn(
+            "reason", F.when(reason.isNull() & funnel, "funnel_events").otherwise(reason)
+        )
+    return _positions(frame, settings.max_len, settings.truncate)
+
+
+def _flag_unusable(events: Any, use_event_detail: bool, key: str) -> Any:
+    """Rows without an event, a session key or a time, and exact duplicates, flagged."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    reason = F.col("reason")
     frame = events.withColumn("event_name", F.col("event"))
-    if settings.use_event_detail:
+    if use_event_detail:
         detail = F.col("event_detail")
         token = F.when(detail.isNull(), F.col("event")).otherwise(
             F.concat(F.col("event"), F.lit(DETAIL_SEPARATOR), detail)
@@ -66,29 +89,35 @@ def flag_rows(events: Any, config: Config, mode: str) -> Any:
         "reason",
         F.when(F.col("event").isNull(), "null_event_name")
         .when(F.col(key).isNull(), "null_session_key")
-        .when(ts.isNull(), "null_timestamp"),
+        .when(F.col(TS_US).isNull(), "null_timestamp"),
     )
     same_row = [*[c for c in events.columns if c != "row_number"], "reason"]
     first = F.row_number().over(Window.partitionBy(*same_row).orderBy("row_number"))
     duplicate = reason.isNull() & (first > 1)
-    frame = frame.withColumn("reason", F.when(duplicate, "duplicate_rows").otherwise(reason))
+    return frame.withColumn("reason", F.when(duplicate, "duplicate_rows").otherwise(reason))
 
-    if derive:
-        by_key = Window.partitionBy(key, "reason").orderBy(TS_US, "row_number")
-        gap_us = settings.inactivity_gap_minutes * 60e6
-        previous = F.lag(ts).over(by_key)
-        start = (previous.isNull() | ((ts - previous).cast("double") > gap_us)).cast("long")
-        frame = frame.withColumn("_start", start).withColumn(
-            "session_id",
-            F.concat(
-                F.col(key),
-                F.lit("#"),
-                F.sum("_start")
-                .over(by_key.rowsBetween(Window.unboundedPreceding, 0))
-                .cast("string"),
-            ),
-        )
 
+def _derive_sessions(frame: Any, key: str, gap_minutes: float) -> Any:
+    """``session_id`` = the key and a counter that grows after every gap over ``gap_minutes``."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    ts = F.col(TS_US)
+    by_key = Window.partitionBy(key, "reason").orderBy(TS_US, "row_number")
+    previous = F.lag(ts).over(by_key)
+    start = (previous.isNull() | ((ts - previous).cast("double") > gap_minutes * 60e6)).cast("long")
+    counter = F.sum("_start").over(by_key.rowsBetween(Window.unboundedPreceding, 0))
+    return frame.withColumn("_start", start).withColumn(
+        "session_id", F.concat(F.col(key), F.lit("#"), counter.cast("string"))
+    )
+
+
+def _flag_labels(frame: Any, settings: SessionsConfig) -> Any:
+    """Each session's label, and its events from the first conversion on flagged."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    reason, ts = F.col("reason"), F.col(TS_US)
     ordered = Window.partitionBy("session_id", "reason").orderBy(TS_US, "row_number")
     whole = ordered.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
     running = ordered.rowsBetween(Window.unboundedPreceding, 0)
@@ -103,39 +132,38 @@ def flag_rows(events: Any, config: Config, mode: str) -> Any:
         .withColumn("_starts", F.first("_conv").over(whole))
         .withColumn("_seen", F.sum(F.col("_conv").cast("long")).over(running))
     )
-    frame = frame.withColumn(
+    return frame.withColumn(
         "reason",
         F.when(reason.isNotNull(), reason)
         .when(F.col("_starts"), "session_starts_with_conversion")
         .when(F.col("_seen") > 0, "at_or_after_conversion"),
     )
-    if mode == "no_funnel":
-        rule = FunnelRule.from_config(settings)
-        funnel = rule.spark_condition(F.col("event_name"), F.col("event_category"))
-        frame = frame.withColumn(
-            "reason", F.when(reason.isNull() & funnel, "funnel_events").otherwise(reason)
-        )
 
+
+def _positions(frame: Any, max_len: int, truncate: str) -> Any:
+    """1-based positions and gaps among the kept events; events past ``max_len`` flagged."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    reason, ts = F.col("reason"), F.col(TS_US)
     kept = Window.partitionBy("session_id", "reason").orderBy(TS_US, "row_number")
     order = F.row_number().over(kept) - 1
     length = F.count("*").over(
         kept.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
     )
     frame = frame.withColumn("_order", order).withColumn("_length", length)
-    max_len = settings.max_len
-    if settings.truncate == "head":
+    if truncate == "head":
         cut = F.col("_order") >= max_len
         position = F.col("_order") + 1
     else:
         cut = F.col("_order") < F.col("_length") - max_len
         position = F.col("_order") - F.greatest(F.col("_length") - max_len, F.lit(0)) + 1
     gap = F.greatest((ts - F.lag(ts).over(kept)).cast("double") / 1e6, F.lit(0.0))
-    frame = (
+    return (
         frame.withColumn("position", position.cast("long"))
         .withColumn("gap_seconds", F.when(position == 1, F.lit(0.0)).otherwise(gap))
         .withColumn("reason", F.when(reason.isNull() & cut, "truncated").otherwise(reason))
     )
-    return frame
 
 
 def count_rows(flagged: Any, mode: str) -> dict:
