@@ -1,4 +1,4 @@
-"""Sessions and labels follow DESIGN §3 exactly, with every dropped row counted by reason."""
+"""Sessions and labels follow the session rules exactly; every dropped row is counted by reason."""
 
 from __future__ import annotations
 

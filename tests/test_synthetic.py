@@ -1,4 +1,4 @@
-"""The synthetic log: its shape, its planted truth, and the tuning targets of DESIGN §10."""
+"""The synthetic log: its shape, its planted truth, and its tuning targets."""
 
 from __future__ import annotations
 

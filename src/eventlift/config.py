@@ -104,7 +104,7 @@ class ColumnsConfig:
 
 @dataclass(frozen=True)
 class SessionsConfig:
-    """How events become labelled sequences (DESIGN §3)."""
+    """How events become labelled sequences."""
 
     conversion_events: list[str] = field(default_factory=list)
     funnel_categories: list[str] = field(default_factory=lambda: ["funnel"])
@@ -118,7 +118,7 @@ class SessionsConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Size of the Transformer encoder (DESIGN §4)."""
+    """Size of the Transformer encoder."""
 
     d_model: int = 64
     n_heads: int = 4
@@ -167,7 +167,7 @@ ATTRIBUTION_METHODS = (
 
 @dataclass(frozen=True)
 class AttributionConfig:
-    """Per-event explanation and its roll-up (DESIGN §5-§6)."""
+    """Per-event explanation and its roll-up."""
 
     method: Literal[ATTRIBUTION_METHODS] = "grad_x_input"
     split: Literal["test", "all"] = "test"

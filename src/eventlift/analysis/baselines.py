@@ -1,4 +1,4 @@
-"""Simple baselines trained next to the Transformer on the same split (DESIGN §4).
+"""Simple baselines trained next to the Transformer on the same split.
 
 A Transformer that cannot beat a bag of events is not worth explaining, so every run also fits:
 

@@ -1,4 +1,4 @@
-"""Percentile bootstrap of attribution lifts over sessions (DESIGN §6).
+"""Percentile bootstrap of attribution lifts over sessions.
 
 The sampling unit of a lift is the session: the events of one session share a label and one
 normalisation (their attributions sum to 1), so they are not independent draws. A resample takes

@@ -1,4 +1,4 @@
-"""The single-event leakage probe (DESIGN §7).
+"""The single-event leakage probe.
 
 An event whose mere presence separates converted from non-converted sessions is almost never a
 cause of conversion: it is a funnel step that only happens on the way to the purchase, or the

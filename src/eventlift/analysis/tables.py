@@ -1,4 +1,4 @@
-"""The attribution tables: event type, position, store, event at position (DESIGN §6, §8).
+"""The attribution tables: event type, position, store, event at position.
 
 Each table compares converted with non-converted sessions: ``lift = attr_converted -
 attr_not_converted``. Two kinds of mean are used, each where it answers the analyst's question:
@@ -99,7 +99,7 @@ def attribution_tables(
     seed: int = 0,
     stores: pd.DataFrame | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """Roll per-event attributions up into the tables of DESIGN §6.
+    """Roll per-event attributions up into the four attribution tables.
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""Attention as attribution: where ``[CLS]`` looks, in the last layer or rolled out (DESIGN §5).
+"""Attention as attribution: where ``[CLS]`` looks, in the last layer or rolled out.
 
 Attention weights say where information is read from, not what it does to the logit: the scores
 are non-negative shares and cannot say whether an event raises or lowers the conversion odds.

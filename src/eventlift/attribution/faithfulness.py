@@ -1,4 +1,4 @@
-"""Faithfulness of an attribution, measured against the model itself (DESIGN §5).
+"""Faithfulness of an attribution, measured against the model itself.
 
 A ranking of events is faithful when removing the top-ranked events first makes the conversion
 logit fall faster than removing them in a random order (deletion), and adding them first makes it

@@ -1,4 +1,4 @@
-"""Gradient × input on the summed event vectors (DESIGN §5).
+"""Gradient × input on the summed event vectors.
 
 For the conversion logit f and the input vector x_i of event i (the sum of its embeddings), the
 signed score is ``raw_i = Σ_d x_{i,d} ∂f/∂x_{i,d}``: a first-order estimate of how much of the

@@ -1,4 +1,4 @@
-"""Integrated gradients on the summed event vectors (DESIGN §5).
+"""Integrated gradients on the summed event vectors.
 
 For the conversion logit f, the input vectors x (B, T, D) and a baseline x', the score of event i
 is ``Σ_d (x - x')_{i,d} ∫_0^1 ∂f/∂x_{i,d}(x' + α (x - x')) dα``. Unlike gradient × input the scores

@@ -1,4 +1,4 @@
-"""Occlusion: how much the logit falls when one event is removed (DESIGN §5).
+"""Occlusion: how much the logit falls when one event is removed.
 
 ``score_i = logit(session) - logit(session without event i)``. Removing an event masks it out
 (``keep[i] = False``); the other events keep their positions and time gaps, so the only change the

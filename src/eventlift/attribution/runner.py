@@ -98,7 +98,7 @@ def event_level_frame(
     attribution: AttributionResult,
     sessions: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """One row per event with its scores, the session's label, prediction and split (DESIGN §8).
+    """One row per event with its scores, the session's label, prediction and split.
 
     ``sessions`` (increasing row indices into ``data.sessions``) restricts the frame to those
     sessions, so a split or a chunk is laid out without building every event's row. Text columns

@@ -1,7 +1,7 @@
 """The truth planted in the synthetic log: effects, probabilities and per-event contributions.
 
 Only generated data has it; it is what lets the demo and the tests check that attribution
-recovers the causes that were put in (DESIGN §10).
+recovers the causes that were put in.
 """
 
 from __future__ import annotations

@@ -55,7 +55,7 @@ def settle_and_announce(config: Config, events: pd.DataFrame, progress: Progress
 def prepare_sessions(
     events: pd.DataFrame, config: Config, mode: str, *, source: str = "input"
 ) -> tuple[SessionData, pd.Series, EncodedSessions]:
-    """Sessions, their split and their encoding for one mode (DESIGN §3).
+    """Sessions, their split and their encoding for one mode.
 
     With ``[input] max_sessions`` only a reproducible sample of sessions is kept (whole users when
     sessions are derived); the units left out are counted as ``dropped_sessions.not_sampled``.

@@ -1,7 +1,7 @@
 """Read events from files, frames or a DuckDB query into the canonical event frame.
 
 Every input ends up in the same shape (:data:`~eventlift.data.schema.CANONICAL_COLUMNS`): one row
-per event, one column per role of the data contract (DESIGN §2) in that order, null where the role
+per event, one column per role of the data contract in that order, null where the role
 is not mapped in ``[columns]``, plus ``row_number`` (int64, the 0-based input order that later
 breaks ties in time). Ids, names, categories, details and store fields become pandas ``"string"``
 columns (integer ids read ``"123"``, also when a NaN widened them to float and when a text column

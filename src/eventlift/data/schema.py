@@ -1,15 +1,15 @@
 """Column names that stages hand to one another.
 
 The reader turns any input into the *canonical event frame*: one row per event, one column per
-role of the data contract (DESIGN §2), every role present (null when the user did not map it),
+role of the data contract, every role present (null when the user did not map it),
 plus ``row_number`` (the input order, used to break ties in time). Attribution produces the
 *event-level frame* that the analysis tables and the sinks consume; its first columns are the
-published output schema (DESIGN §8).
+published output schema.
 """
 
 from __future__ import annotations
 
-# Roles of the data contract, in the order of DESIGN §2.
+# Roles of the data contract, in the README's order.
 ROLES = (
     "session_id",
     "user_id",
@@ -23,7 +23,7 @@ ROLES = (
 ROW_NUMBER = "row_number"
 CANONICAL_COLUMNS = (*ROLES, ROW_NUMBER)
 
-# The published event-level schema (DESIGN §8), then helper columns kept for the roll-ups.
+# The published event-level schema, then helper columns kept for the roll-ups.
 EVENT_LEVEL_COLUMNS = (
     "session_id",
     "position",

@@ -1,4 +1,4 @@
-"""From the canonical event frame to labelled, ordered, truncated sessions (DESIGN §3).
+"""From the canonical event frame to labelled, ordered, truncated sessions.
 
 Every row that does not reach the output is counted under a named reason, so the run summary can
 say exactly where the data went. The rules, in order:
@@ -143,7 +143,7 @@ def build_sessions(
     mode: str = "no_funnel",
     source: str = "input",
 ) -> SessionData:
-    """Apply DESIGN §3 steps 1-5 to a canonical event frame.
+    """Apply the session rules (the module docstring's steps 1-5) to a canonical event frame.
 
     Text columns are worked on as categoricals (see :mod:`eventlift.data.categorical`), and the
     returned events keep them so: a few bytes per event whatever the length of the ids.

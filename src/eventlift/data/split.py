@@ -1,4 +1,4 @@
-"""Deterministic train / validation / test assignment (DESIGN §3 step 6).
+"""Deterministic train / validation / test assignment.
 
 A random split hashes each user (or session, when no user is mapped) together with the seed, so a
 session's split never depends on which other sessions are in the log, on row order or on the

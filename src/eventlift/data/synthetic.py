@@ -1,7 +1,7 @@
 """A synthetic marketplace event log whose causes of conversion are planted and known.
 
 ``eventlift demo`` needs no data from the user, and the tests need a log where the right answer is
-known (DESIGN §10). Sessions walk a Markov chain over a dozen browsing events, store-bearing events
+known. Sessions walk a Markov chain over a dozen browsing events, store-bearing events
 carry stores of Zipf-like popularity, and each browsing event adds a planted, position-damped amount
 to the conversion log-odds, plus a store effect and an order-dependent bonus (a card click followed
 within a few steps by the same store's page load). Every browsing event also costs a small,

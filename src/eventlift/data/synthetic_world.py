@@ -95,7 +95,7 @@ _STORE_NOUNS = (
 
 @dataclass(frozen=True)
 class SyntheticSpec:
-    """Every knob of the synthetic log; the defaults give the demo data set of DESIGN §10.
+    """Every knob of the synthetic log; the defaults give the demo's data set.
 
     At the defaults (20,000 sessions, seeds 0-2) 13-16 % of sessions convert and the true
     probabilities reach a ROC AUC of 0.72-0.74. Effects are on the conversion log-odds; positions

@@ -1,6 +1,6 @@
 """Turn a user's event-time column into naive UTC datetimes, or say exactly which rows fail.
 
-Accepted inputs (DESIGN §2):
+Accepted inputs:
 
 - datetime columns: zone-aware values are converted to UTC; naive values are UTC, or wall-clock
   time in ``[input] timezone`` (an IANA name such as ``"Europe/Berlin"``) when set;

@@ -1,4 +1,4 @@
-"""The sequence classifier: a small post-norm Transformer encoder with a ``[CLS]`` head (DESIGN §4).
+"""The sequence classifier: a small post-norm Transformer encoder with a ``[CLS]`` head.
 
 Each event's input vector is the sum of learned embeddings of its token, category, store,
 position and bucketed time gap. The model is split in two on purpose: :meth:`embed` builds those

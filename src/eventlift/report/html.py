@@ -1,4 +1,4 @@
-"""The self-contained HTML report of an output folder (DESIGN §8: ``report.html``).
+"""The self-contained HTML report of an output folder.
 
 An analyst mails the report, opens it offline or attaches it to a ticket, so it is one file: the
 plots are inlined as base64 ``data:`` URIs, the styles and the small table-sorting script are

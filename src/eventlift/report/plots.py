@@ -1,4 +1,4 @@
-"""The four-panel attribution picture of one mode (DESIGN §8).
+"""The four-panel attribution picture of one mode.
 
 ``plots/attention_attribution_analysis_<mode>.png`` answers at a glance what the tables answer in
 rows: which event types lift conversion (with their uncertainty), which positions matter, how the

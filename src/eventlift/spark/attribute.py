@@ -139,7 +139,7 @@ def attribute_spark(
               "store_names", "ts", *ID_COLUMNS]  # fmt: skip
     rows = sessions.select(*needed).mapInPandas(score, EVENT_LEVEL_SCHEMA)
     timestamp = F.expr("timestampadd(MICROSECOND, ts_us, TIMESTAMP_NTZ'1970-01-01 00:00:00')")
-    # The local event-level schema (DESIGN §8): the timestamp replaces the microseconds in place.
+    # The local event-level schema: the timestamp replaces the microseconds in place.
     return rows.withColumn("timestamp", timestamp).select(*EVENT_LEVEL_COLUMNS, SESSION_LENGTH)
 
 

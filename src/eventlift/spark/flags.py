@@ -1,4 +1,4 @@
-"""DESIGN §3 in Spark, part one: every input row flagged with why it is dropped, and the counts.
+"""The session rules in Spark, part one: each input row flagged with why it is dropped; counts.
 
 The rules are those of :func:`eventlift.data.sessions.build_sessions`, expressed as window
 functions over a single flagged frame: every input row stays in it with the ``reason`` it was

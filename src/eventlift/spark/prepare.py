@@ -1,4 +1,4 @@
-"""DESIGN §3 in Spark: labelled, ordered, truncated, split and encoded sessions.
+"""The session rules in Spark: labelled, ordered, truncated, split and encoded sessions.
 
 :func:`prepare_sessions` flags and counts the rows with :mod:`eventlift.spark.flags`, then groups
 the kept rows into sessions, splits them as :func:`eventlift.data.split.assign_splits` does,

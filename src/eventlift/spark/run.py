@@ -1,4 +1,4 @@
-"""One Spark run: read → sessions → train → attribute → tables → trust checks → outputs (DESIGN §9).
+"""One Spark run: read → sessions → train → attribute → tables → trust checks → outputs.
 
 Outputs keep the local names and schemas: ``event_attribution_<mode>`` (the event-level rows),
 ``event_type_attribution_<mode>``, ``position_attribution_<mode>``, ``store_attribution_<mode>``,

@@ -1,4 +1,4 @@
-"""The attribution tables of DESIGN §6 in Spark SQL, with the local definitions of the lift.
+"""The attribution tables in Spark SQL, with the local definitions of the lift.
 
 Same columns and meanings as :func:`eventlift.analysis.tables.attribution_tables`:
 

@@ -2,17 +2,17 @@
 
 Each check reuses the local code on what the driver can hold:
 
-- **Leakage** (DESIGN §7): the presence AUC of an event depends only on how many training
+- **Leakage**: the presence AUC of an event depends only on how many training
   sessions hold it and how many of those converted, so one Spark aggregation counts them and
   :func:`~eventlift.analysis.leakage.presence_aucs` and
   :func:`~eventlift.analysis.leakage.flag_leaks` score them: the same figures and findings as the
   local path, from counts alone.
-- **Baselines** (DESIGN §4): :func:`~eventlift.analysis.baselines.fit_baselines` needs every
+- **Baselines**: :func:`~eventlift.analysis.baselines.fit_baselines` needs every
   feature row in memory, so it runs on the driver on a seeded sample: the share of training and
   validation sessions the model is trained on (``[spark] sample_sessions``; all when 0), applied
   to every split. Its training part is exactly the model's training sample; each baseline's
   ``fitted_on`` says how many sessions it saw.
-- **Faithfulness** (DESIGN §5): deletion curves cost dozens of forward passes per session, and the
+- **Faithfulness**: deletion curves cost dozens of forward passes per session, and the
   local path already limits them to ``[attribution] faithfulness_sessions`` sessions; here about
   that many sessions of the attribution split are drawn by the same seeded hash, collected, scored
   again on the driver with the same attributor (the executors' scores agree to float rounding) and

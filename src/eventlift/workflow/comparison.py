@@ -1,4 +1,4 @@
-"""How badly do funnel events lie? ``no_funnel`` and ``with_funnel`` side by side (DESIGN §7).
+"""How badly do funnel events lie? ``no_funnel`` and ``with_funnel`` side by side.
 
 Funnel steps (add to cart, checkout) sit between browsing and the conversion: a model that sees
 them predicts conversions almost perfectly and credits them with most of the attribution, which

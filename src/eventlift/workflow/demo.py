@@ -1,7 +1,7 @@
 """``eventlift demo``: generate a log with known causes, run both modes, and check the answers.
 
 Writes ``data/synthetic_events.parquet`` and ``data/ground_truth.json`` under the output folder;
-the full output of ``no_funnel`` and ``with_funnel`` (DESIGN §8) with their comparison and
+the full output of ``no_funnel`` and ``with_funnel`` with their comparison and
 ``report.html``; ``demo_summary.json`` with the AUCs next to the oracle, the baselines and the
 recovery of the planted causes; and ``outputs/method_recovery_no_funnel.csv``: every attribution
 method and multi-touch rule scored against the planted truth on the same test sessions

@@ -1,4 +1,4 @@
-"""The files and database tables of one mode (DESIGN §8), and its run summary.
+"""The files and database tables of one mode, and its run summary.
 
 Layout under ``[output] dir``::
 

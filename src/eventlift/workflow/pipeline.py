@@ -120,7 +120,7 @@ def compare(
 ) -> tuple[dict[str, RunResult], ModeComparison]:
     """Run ``no_funnel`` and ``with_funnel`` on one read of ``events`` and compare them.
 
-    Writes both modes' outputs, ``comparison.json`` and ``report.html`` (DESIGN §7); returns the
+    Writes both modes' outputs, ``comparison.json`` and ``report.html``; returns the
     results by mode and the comparison with its verdict. The first mode's per-event arrays are
     released once its outputs are written (memory then holds one mode's arrays at a time; its
     event-level table stays in its Parquet file) unless ``keep_arrays`` is True.

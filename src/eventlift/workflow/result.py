@@ -62,7 +62,7 @@ class RunResult:
         )
 
     def event_level(self, split: str | None = None) -> pd.DataFrame:
-        """The event-level table (DESIGN §8) of one split, or of every session when ``split`` is
+        """The event-level table of one split, or of every session when ``split`` is
         None or ``"all"``; text columns are categoricals.
 
         Raises
