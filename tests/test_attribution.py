@@ -48,7 +48,7 @@ def test_scores_do_not_depend_on_batch_size_or_padding(encoded):
     # the longest session in the batch sets the padding: score each session padded to 12 events
     for row in range(5):
         padded = make_batch(encoded, np.array([row, int(np.argmax(encoded.lengths))]), "cpu")
-        scores, _ = attributor.attribute(padded)
+        scores = attributor.attribute(padded).scores
         length = encoded.lengths[row]
         np.testing.assert_allclose(
             scores[0, :length].numpy(), whole.raw[row, :length], rtol=1e-4, atol=1e-6

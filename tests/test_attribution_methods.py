@@ -91,10 +91,12 @@ def test_linear_readout_integrated_gradients_and_occlusion_are_exact(encoded):
         grad_x_input = (x @ model.readout).numpy() * keep  # (N, T)
         baseline_term = (baseline @ model.readout).numpy()[None, :] * keep  # (N, T)
     integrated = IntegratedGradients(model, steps=3)
-    scores, _ = integrated.attribute(batch)
-    np.testing.assert_allclose(scores.numpy(), grad_x_input - baseline_term, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(integrated.last_completeness_gap.numpy(), 0.0, atol=1e-5)
-    occluded, _ = Occlusion(model).attribute(batch)
+    found = integrated.attribute(batch)
+    np.testing.assert_allclose(
+        found.scores.numpy(), grad_x_input - baseline_term, rtol=1e-5, atol=1e-6
+    )
+    np.testing.assert_allclose(found.completeness_gap.numpy(), 0.0, atol=1e-5)
+    occluded = Occlusion(model).attribute(batch).scores
     np.testing.assert_allclose(occluded.numpy(), grad_x_input, rtol=1e-5, atol=1e-5)
 
 
@@ -104,17 +106,17 @@ def test_integrated_gradients_completeness_gap_shrinks_with_steps(encoded):
     gaps = {}
     for steps in (2, 32):
         integrated = IntegratedGradients(model, steps, method="riemann_trapezoid")
-        scores, _ = integrated.attribute(batch)
-        difference = integrated.last_logit_difference
+        found = integrated.attribute(batch)
+        difference = found.logit_difference
         np.testing.assert_allclose(
-            (scores.sum(dim=1) - difference).numpy(), integrated.last_completeness_gap.numpy()
+            (found.scores.sum(dim=1) - difference).numpy(), found.completeness_gap.numpy()
         )
-        gaps[steps] = float(integrated.last_completeness_gap.abs().mean() / difference.abs().mean())
+        gaps[steps] = float(found.completeness_gap.abs().mean() / difference.abs().mean())
     assert gaps[2] > 0.02  # the function is curved: a two-point rule misses
     assert gaps[32] < gaps[2] / 20
     default = IntegratedGradients(model)  # Gauss-Legendre, 32 steps
-    default.attribute(batch)
-    gap, difference = default.last_completeness_gap, default.last_logit_difference
+    found = default.attribute(batch)
+    gap, difference = found.completeness_gap, found.logit_difference
     assert gap.abs().mean() < 1e-3 * difference.abs().mean()
 
 
@@ -134,7 +136,7 @@ def test_integrated_gradients_match_captum(encoded):
     # over n points spaced 1 / (n - 1): its scores are ours times (n - 1) / n.
     for method, factor in (("gausslegendre", 1.0), ("riemann_trapezoid", 15 / 16)):
         ours.method = method
-        scores, _ = ours.attribute(batch)
+        scores = ours.attribute(batch).scores
         captum = CaptumIntegratedGradients(forward).attribute(
             inputs,
             baselines=baseline,
@@ -151,7 +153,7 @@ def test_gradient_x_input_matches_captum(encoded):
 
     model = transformer(encoded, 6)
     batch = whole_batch(encoded)
-    scores, _ = GradientXInput(model).attribute(batch)
+    scores = GradientXInput(model).attribute(batch).scores
     inputs = model.embed(batch).detach().requires_grad_(True)
     captum = InputXGradient(lambda x, keep: model.logits_from_embeddings(x, keep)[0]).attribute(
         inputs, additional_forward_args=(batch["keep"],)
@@ -163,7 +165,8 @@ def test_gradient_x_input_matches_captum(encoded):
 def test_occlusion_is_the_logit_drop_of_each_single_deletion(encoded):
     model = transformer(encoded, 7)
     batch = make_batch(encoded, np.arange(6), torch.device("cpu"))
-    scores, logits = Occlusion(model, internal_batch_size=5).attribute(batch)
+    found = Occlusion(model, internal_batch_size=5).attribute(batch)
+    scores, logits = found.scores, found.logits
     with torch.no_grad():
         x = model.embed(batch)
         for session in range(6):
@@ -178,7 +181,8 @@ def test_occlusion_is_the_logit_drop_of_each_single_deletion(encoded):
 def test_attention_is_the_last_layers_cls_row(encoded):
     model = transformer(encoded, 8)
     batch = whole_batch(encoded)
-    scores, logits = AttentionWeights(model).attribute(batch)
+    found = AttentionWeights(model).attribute(batch)
+    scores, logits = found.scores, found.logits
     with torch.no_grad():
         weights = model.logits_from_embeddings(model.embed(batch), batch["keep"], True)[1]
     cls_row = weights[-1].mean(dim=1)[:, 0]  # (B, T+1)
@@ -191,8 +195,8 @@ def test_attention_is_the_last_layers_cls_row(encoded):
 def test_rollout_of_one_layer_halves_the_attention(encoded):
     model = transformer(encoded, 9, n_layers=1)
     batch = whole_batch(encoded)
-    attention, _ = AttentionWeights(model).attribute(batch)
-    rollout, _ = AttentionRollout(model).attribute(batch)
+    attention = AttentionWeights(model).attribute(batch).scores
+    rollout = AttentionRollout(model).attribute(batch).scores
     # (A + I) / 2 per row: an event's share is half its attention
     np.testing.assert_allclose(rollout.numpy(), attention.numpy() / 2, atol=1e-6)
 
@@ -200,7 +204,7 @@ def test_rollout_of_one_layer_halves_the_attention(encoded):
 def test_rollout_multiplies_the_layers(encoded):
     model = transformer(encoded, 10, n_layers=2)
     batch = make_batch(encoded, np.arange(5), torch.device("cpu"))
-    rollout, _ = AttentionRollout(model).attribute(batch)
+    rollout = AttentionRollout(model).attribute(batch).scores
     with torch.no_grad():
         weights = model.logits_from_embeddings(model.embed(batch), batch["keep"], True)[1]
     first, second = ((w.mean(dim=1) + torch.eye(w.shape[-1])) / 2 for w in weights)
@@ -232,11 +236,11 @@ def test_internal_chunking_does_not_change_the_scores(encoded):
         lambda size: IntegratedGradients(model, steps=4, internal_batch_size=size),
         lambda size: Occlusion(model, internal_batch_size=size),
     ):
-        at_once, _ = make(100_000).attribute(batch)
+        at_once = make(100_000).attribute(batch).scores
         # 29: several sessions per block, each block trimmed to its longest; 3: integrated
         # gradients split one session's 4 steps over two blocks
         for size in (29, 3):
-            chunked, _ = make(size).attribute(batch)
+            chunked = make(size).attribute(batch).scores
             np.testing.assert_allclose(chunked.numpy(), at_once.numpy(), rtol=1e-4, atol=1e-5)
 
 

@@ -4,7 +4,7 @@ faithfulness scorecard that checks a method's ranking against the model."""
 from __future__ import annotations
 
 from eventlift.attribution.attention import AttentionRollout, AttentionWeights
-from eventlift.attribution.base import Attributor
+from eventlift.attribution.base import Attributor, BatchScores
 from eventlift.attribution.faithfulness import (
     FaithfulnessReport,
     event_type_removal,
@@ -29,6 +29,7 @@ __all__ = [
     "AttentionWeights",
     "AttributionResult",
     "Attributor",
+    "BatchScores",
     "FaithfulnessReport",
     "GradientXInput",
     "IntegratedGradients",

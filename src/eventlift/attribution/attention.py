@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from eventlift.attribution.base import Attributor
+from eventlift.attribution.base import Attributor, BatchScores
 
 __all__ = ["AttentionRollout", "AttentionWeights"]
 
@@ -36,10 +36,10 @@ class AttentionWeights(Attributor):
     name = "attention"
     low_precision_ok = True
 
-    def attribute(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+    def attribute(self, batch: dict[str, Tensor]) -> BatchScores:
         layers, logits = _attention(self, batch)
         scores = layers[-1][:, 0, 1:] * batch["keep"]  # (B, T)
-        return scores, logits
+        return BatchScores(scores, logits)
 
 
 class AttentionRollout(Attributor):
@@ -55,7 +55,7 @@ class AttentionRollout(Attributor):
     name = "attention_rollout"
     low_precision_ok = True
 
-    def attribute(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+    def attribute(self, batch: dict[str, Tensor]) -> BatchScores:
         layers, logits = _attention(self, batch)
         identity = torch.eye(layers[0].shape[-1], dtype=layers[0].dtype, device=logits.device)
         rollout = None
@@ -64,4 +64,4 @@ class AttentionRollout(Attributor):
             mixed = mixed / mixed.sum(dim=-1, keepdim=True)
             rollout = mixed if rollout is None else mixed @ rollout
         scores = rollout[:, 0, 1:] * batch["keep"]  # (B, T)
-        return scores, logits
+        return BatchScores(scores, logits)

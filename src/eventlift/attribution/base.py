@@ -3,12 +3,34 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 
 from torch import Tensor
 
 from eventlift.model.transformer import EventTransformer
 
-__all__ = ["Attributor"]
+__all__ = ["Attributor", "BatchScores"]
+
+
+@dataclass(frozen=True)
+class BatchScores:
+    """What a method returns for one batch.
+
+    ``logit_difference`` is set by methods that explain the logit against a baseline
+    (integrated gradients: ``logit(x) - logit(baseline)``); their scores should sum to it, and
+    :attr:`completeness_gap` says by how much they miss (the quadrature error).
+    """
+
+    scores: Tensor  # (B, T) signed scores, zero on padding
+    logits: Tensor  # (B,) the conversion logits
+    logit_difference: Tensor | None = None  # (B,) against the method's baseline, if it has one
+
+    @property
+    def completeness_gap(self) -> Tensor | None:
+        """(B,) ``sum_i score_i - logit_difference``; None for methods without a baseline."""
+        if self.logit_difference is None:
+            return None
+        return self.scores.sum(dim=1) - self.logit_difference
 
 
 class Attributor(ABC):
@@ -27,5 +49,5 @@ class Attributor(ABC):
         self.model = model
 
     @abstractmethod
-    def attribute(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
-        """Return signed scores (B, T), zero on padding, and the conversion logits (B,)."""
+    def attribute(self, batch: dict[str, Tensor]) -> BatchScores:
+        """Signed scores (B, T), zero on padding, and the conversion logits (B,) of a batch."""

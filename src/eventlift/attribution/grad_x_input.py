@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from eventlift.attribution.base import Attributor
+from eventlift.attribution.base import Attributor, BatchScores
 
 __all__ = ["GradientXInput"]
 
@@ -23,10 +23,10 @@ class GradientXInput(Attributor):
 
     name = "grad_x_input"
 
-    def attribute(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+    def attribute(self, batch: dict[str, Tensor]) -> BatchScores:
         with torch.enable_grad():
             inputs = self.model.embed(batch).detach().requires_grad_(True)  # (B, T, D)
             logits, _ = self.model.logits_from_embeddings(inputs, batch["keep"])  # (B,)
             (gradient,) = torch.autograd.grad(logits.sum(), inputs)  # (B, T, D)
         scores = (inputs * gradient).sum(dim=-1) * batch["keep"]  # (B, T)
-        return scores.detach(), logits.detach()
+        return BatchScores(scores.detach(), logits.detach())

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from eventlift.attribution.base import Attributor
+from eventlift.attribution.base import Attributor, BatchScores
 from eventlift.data.encode import FEATURES
 from eventlift.exceptions import ConfigError
 from eventlift.model.transformer import EventTransformer
@@ -58,12 +58,9 @@ class IntegratedGradients(Attributor):
     internal_batch_size : most interpolated sessions in one forward and backward pass; bounds the
         memory to that of one batch of this size whatever ``steps`` and the batch size are.
 
-    Attributes
-    ----------
-    last_completeness_gap : (B,) tensor of ``sum_i score_i - (logit(x) - logit(baseline))`` for
-        every session of the last :meth:`attribute` call (None before the first). Its size against
-        ``last_logit_difference`` measures the quadrature error: more ``steps`` shrink it.
-    last_logit_difference : (B,) tensor of ``logit(x) - logit(baseline)`` of the last call.
+    :meth:`attribute` returns the logit difference to the baseline with the scores
+    (:class:`~eventlift.attribution.base.BatchScores`); the scores' completeness gap against it
+    measures the quadrature error: more ``steps`` shrink it.
     """
 
     name = "integrated_gradients"
@@ -95,15 +92,13 @@ class IntegratedGradients(Attributor):
         self.steps = steps
         self.method = method
         self.internal_batch_size = internal_batch_size
-        self.last_completeness_gap: Tensor | None = None
-        self.last_logit_difference: Tensor | None = None
 
     def baseline(self, batch: dict[str, Tensor]) -> Tensor:
         """The padding vector of every position of ``batch``: (B, T, D)."""
         neutral = {name: torch.zeros_like(batch[name]) for name in FEATURES}
         return self.model.embed(neutral)
 
-    def attribute(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+    def attribute(self, batch: dict[str, Tensor]) -> BatchScores:
         keep = batch["keep"]  # (B, T)
         with torch.no_grad():
             inputs = self.model.embed(batch)  # (B, T, D)
@@ -126,9 +121,7 @@ class IntegratedGradients(Attributor):
                 weights[steps],
             )
         scores = (difference * integral).sum(dim=-1) * keep  # (B, T)
-        self.last_logit_difference = logits - baseline_logits
-        self.last_completeness_gap = scores.sum(dim=1) - self.last_logit_difference
-        return scores.detach(), logits.detach()
+        return BatchScores(scores.detach(), logits.detach(), (logits - baseline_logits).detach())
 
     def _chunks(self, lengths: Tensor) -> Iterator[tuple[Tensor, slice]]:
         """(sessions, steps) blocks of at most ``internal_batch_size`` interpolated sessions.

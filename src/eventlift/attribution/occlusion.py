@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from eventlift.attribution.base import Attributor
+from eventlift.attribution.base import Attributor, BatchScores
 from eventlift.exceptions import ConfigError
 from eventlift.model.transformer import EventTransformer
 
@@ -41,7 +41,7 @@ class Occlusion(Attributor):
             )
         self.internal_batch_size = internal_batch_size
 
-    def attribute(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+    def attribute(self, batch: dict[str, Tensor]) -> BatchScores:
         keep = batch["keep"]  # (B, T)
         lengths = keep.sum(dim=1)  # (B,)
         # One row per real event, sessions from shortest to longest, so a chunk is trimmed to
@@ -64,4 +64,4 @@ class Occlusion(Attributor):
                 )
                 occluded[rows, removed] = chunk_logits
         scores = (logits[:, None] - occluded) * keep  # (B, T)
-        return scores, logits
+        return BatchScores(scores, logits)

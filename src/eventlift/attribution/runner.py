@@ -74,13 +74,13 @@ def attribute_sessions(
         for batch_rows in iterate_batches(data.lengths, rows, batch_size):
             batch = make_batch(data, batch_rows, device)
             with model.autocast() if attributor.low_precision_ok else nullcontext():
-                scores, batch_logits = attributor.attribute(batch)
-            raw[batch_rows, : scores.shape[1]] = scores.float().cpu().numpy()
-            logits[batch_rows] = batch_logits.float().cpu().numpy()
-            gap = getattr(attributor, "last_completeness_gap", None)  # methods with a baseline
+                found = attributor.attribute(batch)
+            raw[batch_rows, : found.scores.shape[1]] = found.scores.float().cpu().numpy()
+            logits[batch_rows] = found.logits.float().cpu().numpy()
+            gap = found.completeness_gap  # methods with a baseline
             if gap is not None:
                 gap_total += float(gap.abs().sum())
-                difference_total += float(attributor.last_logit_difference.abs().sum())
+                difference_total += float(found.logit_difference.abs().sum())
             advance(1)
     model.train(was_training)
     return AttributionResult(
