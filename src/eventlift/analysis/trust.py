@@ -28,25 +28,21 @@ __all__ = ["faithfulness_scorecard", "find_leaks", "triangulation", "trust_check
 
 
 def faithfulness_scorecard(
-    model: EventTransformer,
-    data: EncodedSessions,
-    raw_scores: np.ndarray,
-    *,
-    method: str,
-    split: str,
-    sample: int,
-    seed: int,
+    model: EventTransformer, data: EncodedSessions, scores: AttributionResult, config: Config
 ) -> tuple[dict, pd.DataFrame]:
     """Deletion/insertion AOPC against random orders, and the event-type removal table.
 
-    Computed on at most ``sample`` sessions of ``split`` (drawn with ``seed``): each deletion
-    curve costs a few dozen forward passes per session. Returns the report as plain data (with
-    ``flagged`` when the ranking is not clearly better than random) and the removal table.
+    Computed on at most ``[attribution] faithfulness_sessions`` sessions of the attribution
+    split (drawn with the run's seed): each deletion curve costs a few dozen forward passes per
+    session. ``scores`` are the method's scores of ``data``. Returns the report as plain data
+    (with ``flagged`` when the ranking is not clearly better than random) and the removal table.
     """
+    split, sample = config.attribution.split, config.attribution.faithfulness_sessions
+    seed = config.train.seed
     rows = data.indices(split) if split != "all" else np.arange(len(data))
     if sample and len(rows) > sample:
         rows = np.sort(np.random.default_rng(seed).choice(rows, size=sample, replace=False))
-    report = faithfulness(model, data, raw_scores, rows, seed=seed, method=method)
+    report = faithfulness(model, data, scores.raw, rows, seed=seed, method=scores.method)
     removal = event_type_removal(model, data, rows)
     return report.to_dict(), removal
 
@@ -104,15 +100,7 @@ def trust_checks(
         "completeness_gap": scores.completeness_gap,
     }
     if config.attribution.faithfulness_sessions:
-        report, removal = faithfulness_scorecard(
-            model,
-            encoded,
-            scores.raw,
-            method=scores.method,
-            split=split,
-            sample=config.attribution.faithfulness_sessions,
-            seed=config.train.seed,
-        )
+        report, removal = faithfulness_scorecard(model, encoded, scores, config)
         checks["faithfulness"] = report
         checks["tables"]["event_type_removal"] = removal
     return checks

@@ -125,7 +125,7 @@ def score_faithfulness(
     Returns the summary entries (``faithfulness`` and ``completeness_gap``, the latter over the
     sample) and the event-type removal table; ``({}, None)`` when the check is turned off.
     """
-    from eventlift.attribution import attribute_sessions, get_attributor
+    from eventlift.analysis.scoring import score_sessions
 
     attribution = config.attribution
     if not attribution.faithfulness_sessions:
@@ -135,16 +135,6 @@ def score_faithfulness(
     encoded = collect_encoded(
         prepared, config, splits=splits, limit=attribution.faithfulness_sessions
     )
-    scores = attribute_sessions(
-        get_attributor(attribution.method, model), encoded, batch_size=attribution.batch_size
-    )
-    report, removal = faithfulness_scorecard(
-        model,
-        encoded,
-        scores.raw,
-        method=scores.method,
-        split=split,
-        sample=attribution.faithfulness_sessions,
-        seed=config.train.seed,
-    )
+    scores = score_sessions(model, encoded, attribution)
+    report, removal = faithfulness_scorecard(model, encoded, scores, config)
     return {"faithfulness": report, "completeness_gap": scores.completeness_gap}, removal
