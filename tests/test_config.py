@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import re
+import sys
+import typing
 from pathlib import Path
 
 import pytest
 
 from eventlift.config import Config, load_config
+from eventlift.core.toml_sections import build_section
 from eventlift.exceptions import ConfigError
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+SHIPPED = sorted((ROOT / "examples").glob("*.toml"))
+PATH_KEYS = {("input", "path"), ("input", "database"), ("input", "stores"), ("output", "dir")}
 
 
 @pytest.mark.parametrize(
@@ -72,10 +84,29 @@ def test_broken_toml_and_missing_file_are_config_errors(tmp_path):
         load_config(tmp_path / "missing.toml")
 
 
-@pytest.mark.parametrize("name", ["config.toml", "otto.toml"])
-def test_shipped_examples_are_valid(name):
-    config = load_config(EXAMPLES / name)
-    assert config.input.path
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda path: path.name)
+def test_shipped_examples_are_valid(path):
+    """An example loads; every key it writes is the value the run gets (relative paths against
+    its folder); it names its events (a path, or a query and a database); and every commented
+    alternative (``# key = value``) is a key of its section with a value of the right type, so
+    that uncommenting it works."""
+    linked = set(re.findall(r"\(examples/([\w.]+\.toml)\)", README.read_text()))
+    assert linked <= {shipped.name for shipped in SHIPPED}, "the README links these examples"
+    text = path.read_text()
+    resolved = load_config(path).to_dict()
+    for section, values in tomllib.loads(text).items():
+        for key, value in values.items():
+            if (section, key) in PATH_KEYS and "://" not in value:
+                value = str(path.parent / value)
+            assert resolved[section][key] == value, f"{path.name} [{section}] {key}"
+    source = resolved["input"]
+    assert source["path"] or (source["query"] and source["database"]), path.name
+    section_types, section = typing.get_type_hints(Config), None
+    for number, line in enumerate(text.splitlines(), 1):
+        section = ((match := re.match(r"\[(\w+)\]", line)) and match[1]) or section
+        if section and (match := re.match(r"#\s*(\w+)\s*=\s*(.+)$", line)):
+            value = tomllib.loads(f"value = {match[2]}")["value"]
+            build_section(section_types[section], {match[1]: value}, f"{path.name}:{number}")
 
 
 def test_replace_validates_like_a_file():
