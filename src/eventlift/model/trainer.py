@@ -1,7 +1,15 @@
 """Training with early stopping on validation ROC AUC, and prediction (DESIGN §4).
 
-The trainer only talks to the model through ``model(batch)``; it keeps a copy of the best epoch's
+The trainer only talks to the model through ``model(batch)``; it keeps a copy of the best check's
 weights and restores them at the end, so the returned model is the one the metrics describe.
+
+One loop serves every way of training: alone in this process, or as one rank of several that
+train one model together (the Spark path's ``TorchDistributor``), described by a
+:class:`TrainingGroup`. Every rank builds the batches one process would build from all ranks'
+training sessions and trains on its own sessions of each; its mean loss is weighted by its share
+of the batch, so the average of the ranks' gradients is the whole batch's gradient. Counts and
+validation logits are shared, so every rank takes the same early-stopping decision, and several
+ranks follow the trajectory of one process up to float rounding.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -23,20 +32,52 @@ from eventlift.core.progress import NO_PROGRESS, Progress
 from eventlift.data.encode import EncodedSessions
 from eventlift.model.batching import iterate_batches, make_batch
 
-__all__ = ["TrainResult", "classification_metrics", "predict_logits", "seed_everything", "train"]
+__all__ = [
+    "ONE_PROCESS",
+    "TrainResult",
+    "TrainingGroup",
+    "classification_metrics",
+    "predict_logits",
+    "seed_everything",
+    "train",
+]
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class TrainResult:
-    """What training did: the best epoch (1-based), its validation AUC, and per-epoch history."""
+    """What training did: the best epoch (1-based), its validation AUC, and per-check history."""
 
     best_epoch: int
     best_val_auc: float
     history: list[dict] = field(default_factory=list)
     seconds: float = 0.0
     sessions_per_second: float = 0.0
+
+
+class TrainingGroup:
+    """The processes that train one model together; this class is one process on its own.
+
+    A distributed subclass sets ``rank`` and ``world`` and overrides :meth:`wrap` and
+    :meth:`gather`. Every rank calls them at the same points of :func:`train`, so the
+    collectives line up. Each rank holds one contiguous share of the sessions, in the order one
+    process would hold all of them (rank 0 first), and at least one session.
+    """
+
+    rank: int = 0
+    world: int = 1
+
+    def wrap(self, model: nn.Module) -> nn.Module:
+        """The module whose forward pass trains (one whose backward pass averages gradients)."""
+        return model
+
+    def gather(self, value: Any) -> list[Any]:
+        """``value`` of every rank, in rank order."""
+        return [value]
+
+
+ONE_PROCESS = TrainingGroup()
 
 
 def seed_everything(seed: int) -> None:
@@ -92,6 +133,7 @@ def train(
     *,
     device: torch.device | None = None,
     progress: Progress = NO_PROGRESS,
+    group: TrainingGroup = ONE_PROCESS,
 ) -> TrainResult:
     """Fit ``model`` on the training split; stop when validation AUC stops improving.
 
@@ -99,13 +141,14 @@ def train(
     ``config.validate_every`` training sessions within an epoch (an epoch is cut into equal
     parts), so early stopping reacts within an epoch of 700,000 sessions instead of after it;
     ``patience`` counts checks. The checks score at most ``config.validation_sessions`` validation
-    sessions (a seeded sample). Returns the :class:`TrainResult`; the model holds the best
-    check's weights afterwards.
+    sessions (a seeded sample). With a distributed ``group``, ``data`` is this rank's share and
+    every count, the sample and the AUC are those of all ranks' sessions together. Returns the
+    :class:`TrainResult`; the model holds the best check's weights afterwards.
     """
     device = device or next(model.parameters()).device
     rng = np.random.default_rng(config.seed)
     train_rows = data.indices("train")
-    val_rows = _validation_sample(data.indices("validation"), config)
+    val_rows = _validation_sample(data.indices("validation"), config, group)
     pos_weight = None
     if config.pos_weight is not None:
         pos_weight = torch.tensor(config.pos_weight, device=device)
@@ -113,33 +156,22 @@ def train(
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
     )
+    wrapped = group.wrap(model)
     result = TrainResult(best_epoch=0, best_val_auc=-math.inf)
     best_state = copy.deepcopy(model.state_dict())
     started = time.perf_counter()
-    parts = _parts_per_epoch(len(train_rows), config.validate_every)
+    parts = _parts_per_epoch(sum(group.gather(len(train_rows))), config.validate_every)
     sessions_seen = best_check = 0
-    for epoch, part, batches in _epoch_parts(data, train_rows, config, parts, rng):
+    for epoch, part, batches in _epoch_parts(data, train_rows, config, parts, rng, group):
         check_start = time.perf_counter()
         label = f"epoch {epoch}/{config.epochs}" + (f", part {part}/{parts}" if parts > 1 else "")
-        model.train()
-        total_loss, n_sessions = 0.0, 0
         with progress.task(label, len(batches)) as advance:
-            for rows in batches:
-                batch = make_batch(data, rows, device)
-                with model.autocast(backward=True):
-                    logits = model(batch)
-                loss = loss_fn(logits.float(), batch["label"])
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                total_loss += float(loss.detach()) * len(rows)
-                n_sessions += len(rows)
-                advance(1)
+            loss, n = _fit(model, wrapped, batches, loss_fn, optimizer, data, device, advance)
+        shares = group.gather((loss, n))
+        total_loss, n_sessions = sum(s[0] for s in shares), sum(s[1] for s in shares)
         sessions_seen += n_sessions
         release_freed_memory()  # batches of many shapes leave the heap fragmented
-        val_auc = classification_metrics(
-            data.labels[val_rows], predict_logits(model, data, val_rows, device=device)
-        )["auc"]
+        val_auc = _validation_auc(model, data, val_rows, device, group)
         seconds = time.perf_counter() - check_start
         result.history.append(
             {
@@ -166,20 +198,87 @@ def train(
     return result
 
 
+def _fit(
+    model: nn.Module,
+    wrapped: nn.Module,
+    batches: list[tuple[np.ndarray, float]],
+    loss_fn: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    data: EncodedSessions,
+    device: torch.device,
+    advance: Any,
+) -> tuple[float, int]:
+    """One optimiser step per batch (``wrapped`` runs the pass, ``model`` sets its precision);
+    returns the loss summed over the sessions, and how many sessions there were.
+
+    A rank holding none of a batch's sessions still takes the step, on its first session with
+    weight 0, so that every rank joins every gradient average.
+    """
+    wrapped.train()
+    total_loss, n_sessions = 0.0, 0
+    for rows, weight in batches:
+        batch = make_batch(data, rows if len(rows) else np.arange(1), device)
+        with model.autocast(backward=True):
+            logits = wrapped(batch)
+        loss = loss_fn(logits.float(), batch["label"])
+        optimizer.zero_grad(set_to_none=True)
+        (loss * weight).backward()
+        optimizer.step()
+        total_loss += float(loss.detach()) * len(rows)
+        n_sessions += len(rows)
+        advance(1)
+    return total_loss, n_sessions
+
+
+def _validation_auc(
+    model: nn.Module,
+    data: EncodedSessions,
+    rows: np.ndarray,
+    device: torch.device,
+    group: TrainingGroup,
+) -> float:
+    """ROC AUC over the validation sample of every rank (each rank gets the same number)."""
+    shares = group.gather((data.labels[rows], predict_logits(model, data, rows, device=device)))
+    labels = np.concatenate([labels for labels, _ in shares])
+    return classification_metrics(labels, np.concatenate([logits for _, logits in shares]))["auc"]
+
+
 def _epoch_parts(
     data: EncodedSessions,
     train_rows: np.ndarray,
     config: TrainConfig,
     parts: int,
     rng: np.random.Generator,
-) -> Iterator[tuple[int, int, list[np.ndarray]]]:
+    group: TrainingGroup,
+) -> Iterator[tuple[int, int, list[tuple[np.ndarray, float]]]]:
     """``(epoch, part, batches)`` for every stretch of training between two validation checks;
-    each epoch's batches are shuffled when its first part is asked for."""
+    each epoch's batches are shuffled when its first part is asked for.
+
+    A batch is this rank's rows of a batch of all ranks' training rows, with the weight of their
+    mean loss: its share of the batch times the number of ranks (1 for one process).
+    """
+    shares = group.gather(data.lengths[train_rows])
+    offset = sum(len(share) for share in shares[: group.rank])
+    lengths = np.concatenate(shares)  # (N,) of all ranks' training rows, in rank order
+    everyone = np.arange(len(lengths))
     for epoch in range(1, config.epochs + 1):
-        batches = list(iterate_batches(data.lengths, train_rows, config.batch_size, rng=rng))
+        batches = [
+            _own_rows(rows, offset, train_rows, group.world)
+            for rows in iterate_batches(lengths, everyone, config.batch_size, rng=rng)
+        ]
         per_part = max(1, math.ceil(len(batches) / parts))
         for part, first in enumerate(range(0, len(batches), per_part), start=1):
             yield epoch, part, batches[first : first + per_part]
+
+
+def _own_rows(
+    rows: np.ndarray, offset: int, train_rows: np.ndarray, world: int
+) -> tuple[np.ndarray, float]:
+    """The rows of ``rows`` (positions among all ranks' training rows) this rank holds, and
+    ``world`` times their share of the batch: DDP's average of the ranks' weighted mean losses'
+    gradients is then the gradient of the batch's mean loss."""
+    mine = rows[(rows >= offset) & (rows < offset + len(train_rows))]
+    return train_rows[mine - offset], world * len(mine) / len(rows)
 
 
 def _parts_per_epoch(n_train: int, validate_every: int) -> int:
@@ -187,13 +286,19 @@ def _parts_per_epoch(n_train: int, validate_every: int) -> int:
     return max(1, math.ceil(n_train / validate_every)) if validate_every else 1
 
 
-def _validation_sample(rows: np.ndarray, config: TrainConfig) -> np.ndarray:
+def _validation_sample(
+    rows: np.ndarray, config: TrainConfig, group: TrainingGroup = ONE_PROCESS
+) -> np.ndarray:
     """At most ``config.validation_sessions`` validation rows, a seeded sample in row order.
 
     The sample draws from its own generator, so capping it never changes training's shuffles.
+    It is drawn over all ranks' rows in rank order, and each rank keeps the rows it holds.
     """
+    counts = group.gather(len(rows))
+    total, offset = sum(counts), sum(counts[: group.rank])
     limit = config.validation_sessions
-    if not limit or len(rows) <= limit:
+    if not limit or total <= limit:
         return rows
-    chosen = np.random.default_rng([config.seed, 1]).choice(len(rows), limit, replace=False)
-    return rows[np.sort(chosen)]
+    chosen = np.sort(np.random.default_rng([config.seed, 1]).choice(total, limit, replace=False))
+    mine = chosen[(chosen >= offset) & (chosen < offset + len(rows))]
+    return rows[mine - offset]

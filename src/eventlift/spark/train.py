@@ -1,31 +1,37 @@
 """Training for the Spark path: on the driver from a sample, or with ``TorchDistributor``.
 
+Both ways run the local training loop (:func:`eventlift.model.trainer.train`), so early stopping,
+the checks within an epoch, the validation sample and the precision are the same on every path.
 Driver training collects only the *encoded* id arrays of the training and validation sessions
 (a sample when ``[spark] sample_sessions`` is set, chosen by a seeded hash so it does not depend
-on partitioning) and runs the local trainer, so checkpoints are those of the local path. Both
-ways train on the same sample: one share of the training and validation sessions together.
+on partitioning). Both ways train on the same sample, one share of the training and validation
+sessions together, held in the local path's order (:func:`session_order`): the loop shuffles by
+position, so the same sessions in another order would train other batches.
 
-Distributed training writes the encoded sessions as Parquet shards; each of ``num_processes``
-ranks (gloo on CPUs, NCCL on GPUs) reads its own files, and DDP averages the gradients. Uneven
-shards are handled by DDP's ``join``; validation logits of all ranks are gathered so every rank
-takes the same early-stopping decision. Every rank returns the same result (the best weights as
-safetensors bytes), as ``TorchDistributor`` in local mode keeps only one rank's return value.
+Distributed training writes the sorted sessions as Parquet shards, one per rank (gloo on CPUs,
+NCCL on GPUs); each rank runs the loop over its shard as one of a :class:`_Ranks` group. Every
+rank builds the driver's batches and trains on its own sessions of each, DDP averages the
+gradients into those of the whole batch, and the validation logits of all ranks are gathered so
+every rank takes the same early-stopping decision: any number of ranks trains as the driver
+does, up to float rounding. Every rank returns the same result (the best weights as safetensors
+bytes), as ``TorchDistributor`` in local mode keeps only one rank's return value.
 """
 
 from __future__ import annotations
 
 import glob
-import math
 import os
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
+import torch
+from torch import nn
 
 from eventlift.config import Config
 from eventlift.data.encode import EncodedSessions
 from eventlift.data.schema import SPLITS
-from eventlift.model.trainer import TrainResult
+from eventlift.exceptions import ConfigError
+from eventlift.model.trainer import TrainingGroup, TrainResult
 from eventlift.model.transformer import EventTransformer
 from eventlift.spark.attribute import to_encoded
 from eventlift.spark.prepare import ID_COLUMNS, SparkSessions
@@ -35,6 +41,7 @@ __all__ = [
     "collect_encoded",
     "hash_sample",
     "sample_share",
+    "session_order",
     "train_distributed",
     "train_on_driver",
 ]
@@ -65,6 +72,27 @@ def hash_sample(
     return chosen
 
 
+def session_order(config: Config) -> list[Any]:
+    """Spark sort keys giving the order in which the local path holds the sessions.
+
+    Locally sessions follow their key's text (:func:`eventlift.data.sessions.build_sessions`):
+    the session id, or, for sessions derived by inactivity (ids ``"<key>#<n>"``), the user or
+    session key and then ``n`` as a number. Training shuffles by position, so both paths train on
+    the same batches only when they hold the sessions in this order. ``config`` must have its
+    ``[columns] session_id`` settled (:attr:`SparkSessions.config`).
+    """
+    from pyspark.sql import functions as F
+
+    if config.columns.session_id and not config.sessions.derive_sessions:
+        return [F.col("session_id")]
+    pattern = r"^(.*)#([0-9]+)$"
+    return [
+        F.regexp_extract("session_id", pattern, 1),
+        F.regexp_extract("session_id", pattern, 2).try_cast("long"),
+        F.col("session_id"),
+    ]
+
+
 def collect_encoded(
     prepared: SparkSessions,
     config: Config,
@@ -72,10 +100,11 @@ def collect_encoded(
     splits: Sequence[str] = SPLITS[:2],
     limit: int = 0,
 ) -> EncodedSessions:
-    """The encoded sessions of ``splits`` (a seeded sample of about ``limit``) on the driver."""
+    """The encoded sessions of ``splits`` (a seeded sample of about ``limit``) on the driver,
+    in the local path's order (:func:`session_order`)."""
     share = sample_share(prepared, splits, limit)
-    frame = hash_sample(prepared.sessions, splits, share, config.train.seed).toPandas()
-    frame = frame.sort_values("session_id", kind="stable").reset_index(drop=True)
+    chosen = hash_sample(prepared.sessions, splits, share, config.train.seed)
+    frame = chosen.orderBy(*session_order(prepared.config or config)).toPandas()
     encoded = to_encoded(frame, config.sessions.max_len)
     encoded.vocabularies = prepared.vocabularies
     return encoded
@@ -106,20 +135,26 @@ def train_distributed(
 ) -> tuple[EventTransformer, TrainResult]:
     """Train with ``TorchDistributor`` on ``num_processes`` ranks reading Parquet shards.
 
-    ``staging_dir`` must be visible to every training process as a local path (on Databricks a
-    ``/dbfs/...`` or ``/Volumes/...`` path).
+    The training and validation sessions are written range-partitioned and sorted by
+    :func:`session_order`, one part per rank, so the ranks' shards taken in rank order are the
+    sessions in the order the driver and the local path train on. ``staging_dir`` must be
+    visible to every training process as a local path (on Databricks a ``/dbfs/...`` or
+    ``/Volumes/...`` path).
     """
     from pyspark.ml.torch.distributor import TorchDistributor
     from safetensors.torch import load
 
     world = settings.num_processes
     share = sample_share(prepared, SPLITS[:2], settings.sample_sessions)
-    for split in SPLITS[:2]:
-        shard = hash_sample(prepared.sessions, (split,), share, config.train.seed)
-        shard.repartition(world).write.mode("overwrite").parquet(os.path.join(staging_dir, split))
+    order = session_order(prepared.config or config)
+    chosen = hash_sample(prepared.sessions, SPLITS[:2], share, config.train.seed)
+    folder = os.path.join(staging_dir, "sessions")
+    chosen.repartitionByRange(world, *order).sortWithinPartitions(*order).write.mode(
+        "overwrite"
+    ).parquet(folder)
     sizes = {name: len(vocab) for name, vocab in prepared.vocabularies.items()}
     payload = {
-        "staging_dir": staging_dir,
+        "folder": folder,
         "config": config.to_dict(),
         "vocab_sizes": sizes,
         "threads": settings.task_threads,
@@ -130,14 +165,8 @@ def train_distributed(
     )
     outcome = distributor.run(_train_rank, payload)
     model = _new_model(config, prepared)
-    model.load_state_dict(load(outcome["weights"]))
-    result = TrainResult(
-        best_epoch=outcome["best_epoch"],
-        best_val_auc=outcome["best_val_auc"],
-        history=outcome["history"],
-        seconds=outcome["seconds"],
-    )
-    return model.eval(), result
+    model.load_state_dict(load(outcome.pop("weights")))
+    return model.eval(), TrainResult(**outcome)
 
 
 def _local_mode(prepared: SparkSessions) -> bool:
@@ -146,82 +175,73 @@ def _local_mode(prepared: SparkSessions) -> bool:
 
 
 def _read_shard(folder: str, rank: int, world: int, max_len: int) -> EncodedSessions:
+    """This rank's contiguous block of the sorted part files (part files sort in write order)."""
     import pandas as pd
     import pyarrow.parquet as pq
 
-    files = sorted(glob.glob(os.path.join(folder, "*.parquet")))[rank::world]
-    frames = [pq.read_table(f).to_pandas() for f in files]
+    files = sorted(glob.glob(os.path.join(folder, "*.parquet")))
+    mine = files[rank * len(files) // world : (rank + 1) * len(files) // world]
+    frames = [pq.read_table(f).to_pandas() for f in mine]
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=_COLUMNS)
     return to_encoded(frame, max_len)
 
 
-def _train_rank(payload: dict) -> dict:
-    """One training process: DDP over the rank's shard, early stopping on gathered AUC."""
-    import copy
-    import time
+class _Ranks(TrainingGroup):
+    """The ``torch.distributed`` processes of one ``TorchDistributor`` run, as a training group:
+    DDP averages the gradients and ``all_gather_object`` shares counts, lengths and logits."""
 
-    import torch
+    def __init__(self, device: torch.device) -> None:
+        import torch.distributed as dist
+
+        self.device = device
+        self.rank, self.world = dist.get_rank(), dist.get_world_size()
+
+    def wrap(self, model: nn.Module) -> nn.Module:
+        from torch.nn.parallel import DistributedDataParallel
+
+        device_ids = [self.device.index] if self.device.type == "cuda" else None
+        return DistributedDataParallel(model, device_ids=device_ids)
+
+    def gather(self, value: Any) -> list[Any]:
+        import torch.distributed as dist
+
+        gathered: list[Any] = [None] * self.world
+        dist.all_gather_object(gathered, value)
+        return gathered
+
+
+def _train_rank(payload: dict) -> dict:
+    """One training process: the local training loop over this rank's shard (:class:`_Ranks`).
+
+    Every rank returns the same result, since every rank takes the same stopping decisions.
+    """
+    import dataclasses
+
     import torch.distributed as dist
     from safetensors.torch import save
-    from torch import nn
-    from torch.nn.parallel import DistributedDataParallel
 
-    from eventlift.model.batching import iterate_batches, make_batch
-    from eventlift.model.trainer import classification_metrics, predict_logits
+    from eventlift.model.trainer import seed_everything, train
 
     config = Config.from_dict(payload["config"])
     use_gpu = payload["use_gpu"] and torch.cuda.is_available()
-    dist.init_process_group("nccl" if use_gpu else "gloo")
-    rank, world = dist.get_rank(), dist.get_world_size()
     device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if use_gpu else "cpu")
-    torch.set_num_threads(payload["threads"])
-    torch.manual_seed(config.train.seed)  # same initial weights on every rank
-    max_len = config.sessions.max_len
-    train_data = _read_shard(os.path.join(payload["staging_dir"], "train"), rank, world, max_len)
-    val_data = _read_shard(os.path.join(payload["staging_dir"], "validation"), rank, world, max_len)
-    model = EventTransformer(config.model, payload["vocab_sizes"], max_len).to(device)
-    ddp = DistributedDataParallel(model, device_ids=[device.index] if use_gpu else None)
-    settings = config.train
-    pos_weight = torch.tensor(settings.pos_weight, device=device) if settings.pos_weight else None
-    loss_fn = nn.BCEWithLogitsLoss(pos_weight=pos_weight)
-    optimizer = torch.optim.AdamW(
-        ddp.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay
-    )
-    rng = np.random.default_rng(settings.seed + rank)
-    rows, val_rows = np.arange(len(train_data)), np.arange(len(val_data))
-    best = {"epoch": 0, "auc": -math.inf, "state": copy.deepcopy(model.state_dict())}
-    history, started = [], time.perf_counter()
-    for epoch in range(1, settings.epochs + 1):
-        ddp.train()
-        with ddp.join():
-            for batch_rows in iterate_batches(
-                train_data.lengths, rows, settings.batch_size, rng=rng
-            ):
-                batch = make_batch(train_data, batch_rows, device)
-                loss = loss_fn(ddp(batch), batch["label"])
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-        logits = (
-            predict_logits(model, val_data, val_rows, device=device)
-            if len(val_rows)
-            else np.zeros(0, dtype=np.float32)
-        )
-        gathered: list = [None] * world
-        dist.all_gather_object(gathered, (val_data.labels, logits))
-        labels = np.concatenate([g[0] for g in gathered])
-        auc = classification_metrics(labels, np.concatenate([g[1] for g in gathered]))["auc"]
-        history.append({"epoch": epoch, "val_auc": auc})
-        if auc > best["auc"] or best["epoch"] == 0:
-            best = {"epoch": epoch, "auc": auc, "state": copy.deepcopy(model.state_dict())}
-        elif epoch - best["epoch"] >= settings.patience:
-            break
-    dist.destroy_process_group()
-    state = {k: v.detach().cpu().contiguous() for k, v in best["state"].items()}
-    return {
-        "weights": save(state),
-        "best_epoch": best["epoch"],
-        "best_val_auc": float(best["auc"]),
-        "history": history,
-        "seconds": time.perf_counter() - started,
-    }
+    if use_gpu:
+        torch.cuda.set_device(device)  # all_gather_object over NCCL uses the current device
+    dist.init_process_group("nccl" if use_gpu else "gloo")
+    try:
+        torch.set_num_threads(payload["threads"])
+        group = _Ranks(device)
+        data = _read_shard(payload["folder"], group.rank, group.world, config.sessions.max_len)
+        if not len(data.lengths):
+            raise ConfigError(
+                f"training process {group.rank} of {group.world} got no sessions to train on (the "
+                f"sample holds too few sessions for that many processes). Fix: lower [spark] "
+                f"num_processes, or raise [spark] sample_sessions."
+            )
+        seed_everything(config.train.seed)  # the same initial weights on every rank
+        model = EventTransformer(config.model, payload["vocab_sizes"], config.sessions.max_len)
+        result = train(model.to(device), data, config.train, device=device, group=group)
+    finally:
+        dist.destroy_process_group()
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    return {"weights": save(state), **dataclasses.asdict(result)}

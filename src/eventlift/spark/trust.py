@@ -34,7 +34,7 @@ from eventlift.data.schema import SPLITS
 from eventlift.model.transformer import EventTransformer
 from eventlift.spark.prepare import SparkSessions
 from eventlift.spark.settings import SparkSettings
-from eventlift.spark.train import collect_encoded, hash_sample, sample_share
+from eventlift.spark.train import collect_encoded, hash_sample, sample_share, session_order
 
 __all__ = ["fit_baselines_spark", "probe_leaks", "score_faithfulness"]
 
@@ -103,7 +103,7 @@ def fit_baselines_spark(
     share = sample_share(prepared, SPLITS[:2], settings.sample_sessions)
     columns = ("session_id", "converted", "split", "events")
     frame = hash_sample(prepared.sessions, SPLITS, share, config.train.seed, columns)
-    frame = frame.toPandas().sort_values("session_id", kind="stable", ignore_index=True)
+    frame = frame.orderBy(*session_order(prepared.config or config)).toPandas()  # local order
     events = frame[["session_id", "events"]].explode("events", ignore_index=True)
     events = events.rename(columns={"events": "event"})
     events["position"] = events.groupby("session_id", sort=False).cumcount() + 1
