@@ -30,7 +30,7 @@ Not run, by rule:
   ``eventlift demo``, is run above;
 - ``eventlift spark CONFIG`` and ``python -m eventlift.spark CONFIG`` start a Spark JVM (local
   mode, spark-submit or a Databricks cluster): the arguments must parse against the command, or
-  the module must exist; the Spark path itself runs in tests/test_spark_parity.py;
+  the module must exist; the Spark path itself runs in tests/spark/test_spark_parity.py;
 - the ``[input]``/``[output]`` TOML block names PostgreSQL and Snowflake URLs: validated only;
 - ``eventlift COMMAND`` alone in prose names a command (``the same readers as `eventlift run```):
   the command must exist.
@@ -119,7 +119,7 @@ WRITES = {  # the file each command must (re)write, from its parsed parameters
 }
 NOT_RUN = {
     "make": "builds the development environment (.venv, Chromium, PostgreSQL)",
-    "spark": "starts a Spark JVM; the Spark path runs in tests/test_spark_parity.py",
+    "spark": "starts a Spark JVM; the Spark path runs in tests/spark/test_spark_parity.py",
 }
 
 

@@ -18,7 +18,6 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import random_log
 from eventlift.config import Config
 from eventlift.data.prepare import prepare_sessions
 from eventlift.data.readers import read_events
@@ -30,7 +29,7 @@ from eventlift.model.trainer import (
     train,
 )
 from eventlift.model.transformer import EventTransformer
-from test_spark_parity import spark_session
+from support.logs import random_log
 
 SESSIONS_PER_USER = 11
 
@@ -61,13 +60,12 @@ def _config() -> Config:
 
 
 @pytest.fixture(scope="module")
-def paths():
+def paths(spark):
     """The sessions on both paths, and the model the local path trains on them (one thread, as
     each distributed rank runs)."""
     from eventlift.spark.canonical import to_canonical
     from eventlift.spark.prepare import prepare_sessions as spark_prepare
 
-    spark = spark_session()
     log = random_log(500, seed=6).drop(columns=["row_number"])
     number = log["session_id"].str[1:].astype(int)
     log["user_id"] = "u" + (number // SESSIONS_PER_USER).astype(str)  # sessions 10,000 s apart

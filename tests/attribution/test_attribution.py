@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import LinearReadout, encode_log, vocab_sizes
 from eventlift.attribution import attribute_sessions, get_attributor, normalise_scores
 from eventlift.config import ModelConfig
 from eventlift.exceptions import ConfigError
 from eventlift.model.batching import make_batch
 from eventlift.model.transformer import EventTransformer
+from support.logs import encode_log, vocab_sizes
+from support.models import LinearReadout
 
 
 @pytest.fixture(scope="module")

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import LinearReadout, encode_log, vocab_sizes
 from eventlift.attribution import event_type_removal, faithfulness
 from eventlift.attribution.faithfulness import FLAG_RATIO
 from eventlift.exceptions import ConfigError, DataError
 from eventlift.model.batching import make_batch
-from test_attribution_methods import MAX_LEN, transformer
+from support.logs import encode_log, vocab_sizes
+from support.models import MAX_LEN, LinearReadout, transformer
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from eventlift.report.html import build_report
-from report_run import EVIL_EVENT, EVIL_STORE, EVIL_VERDICT, run_folder
+from support.reports import EVIL_EVENT, EVIL_STORE, EVIL_VERDICT, run_folder
 
 CHROMIUM = os.environ.get("EVENTLIFT_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("EVENTLIFT_CHROMEDRIVER", "/usr/bin/chromedriver")

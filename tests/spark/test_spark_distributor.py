@@ -7,19 +7,17 @@ import json
 import pandas as pd
 import pytest
 
-from conftest import random_log
 from eventlift.config import Config
 from eventlift.data.schema import EVENT_LEVEL_COLUMNS
-from test_spark_parity import spark_session
+from support.logs import random_log
 
 pytestmark = pytest.mark.spark
 
 
-def test_distributed_training_run_learns_and_writes_tables(tmp_path):
+def test_distributed_training_run_learns_and_writes_tables(spark, tmp_path):
     from eventlift.spark.run import run
     from eventlift.spark.settings import SparkSettings
 
-    spark = spark_session()
     log = random_log(600, seed=2).drop(columns=["row_number"])
     config = Config.from_dict(
         {

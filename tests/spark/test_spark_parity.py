@@ -11,15 +11,11 @@ or more sessions).
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
-from conftest import random_log
 from eventlift.analysis.tables import attribution_tables
 from eventlift.attribution import attribute_sessions, event_level_frame, get_attributor
 from eventlift.config import Config
@@ -28,30 +24,10 @@ from eventlift.data.readers import read_events
 from eventlift.data.synthetic import generate_events
 from eventlift.model.transformer import EventTransformer
 from eventlift.workflow.demo import demo_config
+from support.logs import random_log
+
 
 # The PostgreSQL JDBC driver from the Debian package (scripts/install-test-packages.sh).
-POSTGRES_JAR = Path("/usr/share/java/postgresql.jar")
-
-
-def spark_session():
-    """The one local SparkSession of the Spark tests (fails under CI when PySpark is missing)."""
-    try:
-        import pyspark  # noqa: F401
-    except ImportError:
-        if os.environ.get("CI"):
-            pytest.fail("pyspark is not installed; install requirements-dev.txt")
-        pytest.skip("pyspark is not installed")
-    from eventlift.spark.session import local_spark
-
-    jars = {"jars": str(POSTGRES_JAR)} if POSTGRES_JAR.is_file() else {}  # for the JDBC test
-    return local_spark("local[2]", "eventlift-tests", **jars)
-
-
-@pytest.fixture(scope="module")
-def spark():
-    return spark_session()
-
-
 def _odd_log() -> pd.DataFrame:
     events, _ = generate_events(n_sessions=300, seed=3)
     events = pd.concat([events, events.iloc[[5]]], ignore_index=True)  # one exact duplicate

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 import eventlift
-from conftest import random_log
 from eventlift.data.sample import sample_sessions
 from eventlift.data.split import assign_splits
 from eventlift.exceptions import ConfigError
+from support.logs import random_log
 
 
 def test_keeps_whole_sessions_exactly_and_reproducibly():

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 import eventlift
-from conftest import random_log
 from eventlift.exceptions import ConfigError
 from eventlift.workflow.stability import seed_lifts
+from support.logs import random_log
 
 
 def _config(out, **attribution):

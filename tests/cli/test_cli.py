@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
-from conftest import random_log
 from eventlift.cli import app
+from support.logs import random_log
 
 runner = CliRunner()
 

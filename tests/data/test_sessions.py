@@ -6,10 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import make_events
 from eventlift.config import Config
 from eventlift.data.sessions import build_sessions
 from eventlift.exceptions import EmptyInputError, LabelError
+from support.logs import make_events
+from support.paths import REPO
 
 
 def sessions_of(events, mode="no_funnel", **sessions):
@@ -190,7 +191,7 @@ def test_real_otto_export_derives_sessions_by_inactivity():
     from eventlift.config import load_config
     from eventlift.data.readers import read_events
 
-    example = Path(__file__).resolve().parents[1] / "examples" / "otto.toml"
+    example = REPO / "examples" / "otto.toml"
     config = load_config(example)
     if not Path(config.input.path).is_file():
         pytest.skip(f"shared sample data not found at {config.input.path}")

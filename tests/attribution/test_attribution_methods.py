@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import LinearReadout, encode_log, vocab_sizes
 from eventlift.attribution import (
     METHODS,
     AttentionRollout,
@@ -17,30 +16,16 @@ from eventlift.attribution import (
     attribute_sessions,
     get_attributor,
 )
-from eventlift.config import Config, ModelConfig
+from eventlift.config import Config
 from eventlift.exceptions import ConfigError
 from eventlift.model.batching import make_batch
-from eventlift.model.transformer import EventTransformer
-
-MAX_LEN = 12
+from support.logs import encode_log, vocab_sizes
+from support.models import MAX_LEN, LinearReadout, transformer
 
 
 @pytest.fixture(scope="module")
 def encoded():
     return encode_log(120, max_len=MAX_LEN)
-
-
-def transformer(encoded, seed: int, n_layers: int = 2) -> EventTransformer:
-    """A random encoder with unit-scale embeddings, so the logit is far from linear in them."""
-    torch.manual_seed(seed)
-    model = EventTransformer(
-        ModelConfig(d_model=16, n_heads=2, n_layers=n_layers, d_ff=32, dropout=0.0),
-        vocab_sizes(encoded),
-        MAX_LEN,
-    )
-    for embedding in (model.event_embedding, model.store_embedding, model.position_embedding):
-        torch.nn.init.normal_(embedding.weight, std=1.0)
-    return model.eval()
 
 
 def whole_batch(encoded):

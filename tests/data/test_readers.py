@@ -26,8 +26,7 @@ from eventlift.exceptions import (
     MissingColumnError,
     TimestampError,
 )
-
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+from support.paths import SHARED_DATA
 
 
 def config(columns: dict | None = None, **input_keys: object) -> Config:

@@ -10,13 +10,13 @@ import math
 import pandas as pd
 import pytest
 
-from conftest import random_log
 from eventlift.config import Config
 from eventlift.data.readers import read_events
 from eventlift.data.warehouse import read_query
 from eventlift.exceptions import ConfigError, DataError, MissingColumnError
 from eventlift.sinks.warehouse import write_result_tables
-from warehouse_helpers import fresh_schema, postgres_url
+from support.logs import random_log
+from support.warehouse import fresh_schema, postgres_url
 
 sa = pytest.importorskip("sqlalchemy")
 

@@ -26,14 +26,8 @@ from eventlift.data.readers import read_events
 from eventlift.data.synthetic import FUNNEL_EVENTS, generate_events
 from eventlift.report.html import build_report
 from eventlift.workflow.demo import demo_config
-from test_spark_parity import spark_session
 
 MODE = "with_funnel"
-
-
-@pytest.fixture(scope="module")
-def spark():
-    return spark_session()
 
 
 @pytest.fixture(scope="module")

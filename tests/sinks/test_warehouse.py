@@ -16,14 +16,14 @@ import pandas as pd
 import pytest
 
 import eventlift
-from conftest import random_log
 from eventlift.config import Config
 from eventlift.core.output_names import OUTPUT_NAMES
 from eventlift.exceptions import ConfigError, DataError
 from eventlift.sinks.runs import RUNS_COLUMNS, config_hash, data_fingerprint, run_record
 from eventlift.sinks.warehouse import write_result_tables, write_warehouse_tables
 from eventlift.workflow.outputs import write_outputs
-from warehouse_helpers import fresh_schema, postgres_url, table_names
+from support.logs import random_log
+from support.warehouse import fresh_schema, postgres_url, table_names
 
 sa = pytest.importorskip("sqlalchemy")
 

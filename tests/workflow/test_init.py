@@ -23,8 +23,9 @@ from eventlift.data.sessions import build_sessions
 from eventlift.data.synthetic import generate_events
 from eventlift.exceptions import DataError, EmptyInputError, EventliftError
 from eventlift.workflow.starter_config import summary, write_config
+from support.paths import SHARED_DATA
 
-OTTO = Path(__file__).resolve().parents[2] / "shared" / "data" / "otto-sample.jsonl"
+OTTO = SHARED_DATA / "otto-sample.jsonl"
 SMALL = {
     "model": {"d_model": 16, "n_heads": 2, "n_layers": 1, "d_ff": 32},
     "train": {"epochs": 1},

@@ -28,7 +28,6 @@ from eventlift.data.readers import read_events, read_report
 from eventlift.data.schema import ROLES
 from eventlift.data.synthetic import generate_events
 from eventlift.exceptions import DataError, TimestampError
-from test_spark_parity import spark_session
 
 _TEXT = [role for role in ROLES if role != "timestamp"]
 _COLUMNS = {
@@ -78,11 +77,6 @@ _CASES = {
     ),
 }
 _SESSION_CASES = ("zone_names_cut", "naive_local_no_session")
-
-
-@pytest.fixture(scope="module")
-def spark():
-    return spark_session()
 
 
 @pytest.fixture(scope="module")

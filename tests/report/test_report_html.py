@@ -18,7 +18,7 @@ from eventlift.core.atomic import atomic_path
 from eventlift.exceptions import ConfigError, DataError, EmptyInputError
 from eventlift.report import html as report_html
 from eventlift.report.html import REPORT_NAME, build_report
-from report_run import (
+from support.reports import (
     COMPARISON,
     EVIL_EVENT,
     EVIL_STORE,

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import random_log
 from eventlift.data.encode import gap_bucket
 from eventlift.data.prepare import prepare_sessions
 from eventlift.exceptions import EventliftError
@@ -23,6 +22,7 @@ from eventlift.model.trainer import (
     train,
 )
 from eventlift.model.transformer import EventTransformer
+from support.logs import random_log
 
 
 def fit(config, events):

@@ -13,17 +13,18 @@ import pandas as pd
 import pytest
 
 from eventlift.exceptions import ConfigError, DataError
-from test_spark_parity import POSTGRES_JAR, spark_session
-from warehouse_helpers import fresh_schema, postgres_url, table_names
+from support.spark import POSTGRES_JAR
+from support.warehouse import fresh_schema, postgres_url, table_names
 
 TABLE = "event_type_attribution_no_funnel"
 
 
 @pytest.fixture(scope="module")
-def spark():
+def spark(spark):
+    """The shared session, which loads the PostgreSQL driver when it is installed."""
     if not POSTGRES_JAR.is_file():
         pytest.fail(f"{POSTGRES_JAR} is missing: run scripts/install-test-packages.sh")
-    return spark_session()
+    return spark
 
 
 @pytest.fixture(scope="module")

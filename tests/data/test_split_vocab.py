@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from conftest import random_log
 from eventlift.config import Config
 from eventlift.data.prepare import prepare_sessions
 from eventlift.data.split import assign_splits
 from eventlift.data.vocab import PAD_ID, UNK_ID, Vocabulary
+from support.logs import random_log
 
 
 def sessions_frame(n=3000):

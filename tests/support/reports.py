@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import eventlift
-from conftest import random_log
+from support.logs import random_log
 
 EVIL_EVENT = '<script>window.__pwned = 1; alert("x")</script>'
 EVIL_STORE = '</script><img src=x onerror="window.__pwned = 2"> Fish & Chips'

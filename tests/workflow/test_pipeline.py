@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 import eventlift
-from conftest import random_log
 from eventlift.data.schema import EVENT_LEVEL_COLUMNS
+from support.logs import random_log
 
 PUBLISHED = {
     "event_type": [

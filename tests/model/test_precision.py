@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import random_log
 from eventlift.attribution import attribute_sessions, get_attributor
 from eventlift.config import Config
 from eventlift.data.prepare import prepare_sessions
 from eventlift.model.trainer import classification_metrics, predict_logits, seed_everything, train
 from eventlift.model.transformer import EventTransformer, bfloat16_is_faster
+from support.logs import random_log
 
 
 def _config(precision: str) -> Config:
