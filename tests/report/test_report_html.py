@@ -183,12 +183,17 @@ def test_run_facts_metrics_and_baselines(folder, page):
     splits = {row[""]: row for row in page.table(f"{MODE}-facts", 3)}
     assert splits["test"]["sessions"] == _count(counts["sessions_by_split"]["test"]["sessions"])
 
-    models = {row["model"]: row for row in page.table(f"{MODE}-metrics")}
+    models = {row["model"].removesuffix(" (chosen on validation)"): row for row in
+              page.table(f"{MODE}-metrics")}  # fmt: skip
     assert list(models) == ["transformer", "logistic", "lightgbm"]
     assert models["transformer"]["test AUC"] == _number(summary["metrics"]["test_auc"])
     assert models["logistic"]["test AUC"] == _number(summary["baselines"]["logistic"]["test_auc"])
+    verdict = summary["baseline_verdict"]
+    marked = [row["model"] for row in page.table(f"{MODE}-metrics") if "chosen" in row["model"]]
+    assert marked == [f"{verdict['baseline']} (chosen on validation)"]
     # "good" decides the label, so the bag-of-events baseline is perfect and one epoch is not
-    assert "The Transformer does not beat the logistic baseline" in "".join(page.texts)
+    assert verdict["better_than_counting"] is False
+    assert "Not better than counting on this log" in "".join(page.texts)
 
 
 def test_leakage_findings_carry_their_figures_and_fix(folder, page):

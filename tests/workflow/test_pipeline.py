@@ -230,3 +230,21 @@ def test_integrated_gradients_run_reports_a_small_completeness_gap():
     assert result.summary["attribution"]["method"] == "integrated_gradients"
     assert 0 <= result.summary["completeness_gap"] < 0.02
     assert "faithfulness" not in result.summary and "event_type_removal" not in result.tables
+
+
+def test_the_verdict_pairs_the_model_with_the_baseline_chosen_on_validation(run_result):
+    _, out, _ = run_result
+    summary = json.loads((out / "outputs" / "run_summary_no_funnel.json").read_text())
+    verdict, baselines = summary["baseline_verdict"], summary["baselines"]
+    chosen = [name for name, entry in baselines.items() if entry["chosen"]]
+    assert chosen == [verdict["baseline"]]
+    best_on_validation = max(baselines, key=lambda name: baselines[name]["val_auc"])
+    assert baselines[best_on_validation]["val_auc"] == baselines[chosen[0]]["val_auc"]
+    # the paired AUCs are the run's own test AUCs, on the same test sessions
+    assert verdict["auc_a"] == pytest.approx(summary["metrics"]["test_auc"], abs=1e-9)
+    assert verdict["auc_b"] == pytest.approx(baselines[chosen[0]]["test_auc"], abs=1e-9)
+    assert verdict["ci_low"] < verdict["difference"] < verdict["ci_high"]
+    assert verdict["better_than_counting"] == (verdict["ci_low"] > 0)
+    warned = [w["code"] for w in summary["warnings"]].count("not_better_than_counting")
+    assert warned == (0 if verdict["better_than_counting"] else 1)
+    assert "test_scores" not in json.dumps(baselines)

@@ -92,13 +92,15 @@ def run_warnings(
 ) -> list[dict[str, str]]:
     """The warnings of one mode's run, each ``{"code": ..., "message": ...}``.
 
-    ``summary`` is the run summary as built so far (its ``mode``, ``counts``, ``metrics`` and
-    ``attribution`` are read); ``event_type`` is the event-type table. Codes:
-    ``few_conversions``, ``single_event_type``, ``long_sessions``, ``rare_events``,
-    ``rare_stores``, ``no_funnel_events``, ``event_detail_unmapped``.
+    ``summary`` is the run summary as built so far (its ``mode``, ``counts``, ``metrics``,
+    ``attribution`` and ``baseline_verdict`` are read); ``event_type`` is the event-type table.
+    Codes: ``not_better_than_counting``, ``few_conversions``, ``single_event_type``,
+    ``long_sessions``, ``rare_events``, ``rare_stores``, ``no_funnel_events``,
+    ``event_detail_unmapped``.
     """
     counts = summary["counts"]
     found = [
+        _not_better_than_counting(summary),
         _few_conversions(summary, config),
         _single_event_type(summary["mode"], event_type, config),
         _truncated(counts, config),
@@ -107,6 +109,14 @@ def run_warnings(
         _detail_unmapped(config),
     ]
     return [warning for warning in found if warning is not None]
+
+
+def _not_better_than_counting(summary: Mapping[str, Any]) -> dict[str, str] | None:
+    """The Transformer's test AUC not clearly above the baseline chosen on validation."""
+    verdict = summary.get("baseline_verdict") or {}
+    if verdict.get("better_than_counting") is not False:
+        return None
+    return _warning("not_better_than_counting", verdict["message"])
 
 
 def _warning(code: str, message: str) -> dict[str, str]:

@@ -177,10 +177,10 @@ def _run_config(config: Path, modes: str | None, method: str, sample: int | None
         )
     except EventliftError as error:
         _fail(error)
-    for result in results.values():
-        output.print(run_table(result))
+    for result in results.values():  # the warnings first: "not better than counting" leads
         for line in run_notes(result.summary):
             output.print(line)
+        output.print(run_table(result))
     if comparison is not None:
         output.print(comparison.verdict)
     output.print(f"Wrote {settings.output.dir}/ in {time.perf_counter() - started:.0f}s.")

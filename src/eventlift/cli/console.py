@@ -67,6 +67,7 @@ def run_table(result: RunResult, top_n: int = 5) -> Table:
         ("test PR AUC", _number(result.metrics["test_pr_auc"])),
         ("logistic baseline AUC", _number(result.baselines["logistic"]["test_auc"])),
         ("LightGBM baseline AUC", _number(result.baselines["lightgbm"]["test_auc"])),
+        *_verdict_rows(result.summary.get("baseline_verdict") or {}),
         ("best epoch", str(result.metrics["best_epoch"])),
         ("likely leaks", ", ".join(f["event"] for f in result.leakage) or "none"),
     ]
@@ -87,6 +88,17 @@ def run_table(result: RunResult, top_n: int = 5) -> Table:
     for name, value in rows:
         table.add_row(name, value)
     return table
+
+
+def _verdict_rows(verdict: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The paired difference with the validation-chosen baseline, as one table row."""
+    difference = verdict.get("difference")
+    if verdict.get("baseline") is None or difference is None or math.isnan(difference):
+        return []
+    low, high = verdict["ci_low"], verdict["ci_high"]
+    return [
+        (f"AUC vs {verdict['baseline']} (chosen)", f"{difference:+.3f} [{low:+.3f}, {high:+.3f}]")
+    ]
 
 
 def run_notes(summary: Mapping[str, Any]) -> list[Text]:

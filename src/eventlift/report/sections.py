@@ -202,8 +202,19 @@ def _metrics(mode: str, summary: Mapping[str, Any]) -> str:
     """The Transformer's test metrics beside the baselines', and whether it beats them."""
     metrics, baselines = summary.get("metrics", {}), summary.get("baselines", {})
     models = {"transformer": metrics, **baselines}
-    rows = [[name, *(scores.get(key) for key, _ in METRICS)] for name, scores in models.items()]
+    rows = [
+        [
+            f"{name} (chosen on validation)" if scores.get("chosen") else name,
+            *(scores.get(key) for key, _ in METRICS),
+        ]
+        for name, scores in models.items()
+    ]
     table = html_table(["model", *(header for _, header in METRICS)], rows)
+    epoch = f" Best epoch: {format_value(metrics.get('best_epoch'))}."
+    verdict = summary.get("baseline_verdict") or {}
+    if verdict.get("message"):
+        heading = _heading(mode, "metrics", "Model vs baselines")
+        return f"{heading}{table}<p>{text(verdict['message'] + epoch)}</p>"
     ours = metrics.get("test_auc")
     best = max(
         (
@@ -222,7 +233,6 @@ def _metrics(mode: str, summary: Mapping[str, Any]) -> str:
             f"The Transformer does not beat the {best[1]} baseline on test AUC "
             f"({ours:.3f} vs {best[0]:.3f}): read its attributions with that in mind."
         )
-    epoch = f" Best epoch: {format_value(metrics.get('best_epoch'))}."
     return f"{_heading(mode, 'metrics', 'Model vs baselines')}{table}<p>{text(verdict + epoch)}</p>"
 
 

@@ -186,7 +186,8 @@ def _checked_summary(
     with timer.stage("leakage"):
         presence, leakage = probe_leaks(prepared, config, mode)
     with timer.stage("baselines"):
-        baselines = fit_baselines_spark(prepared, config, settings)
+        baselines, test = fit_baselines_spark(prepared, config, settings)
+        verdict = _verdict(tables["event_level"], baselines, test)
     with timer.stage("trust"):
         checks, removal = score_faithfulness(prepared, model, config)
     summary = summary_core(
@@ -200,11 +201,26 @@ def _checked_summary(
         timings=timer.seconds,
         versions=package_versions(spark=spark.version),
     )
-    summary.update(engine="spark", spark=settings.__dict__, **checks, skipped_outputs=skipped)
+    summary.update(engine="spark", spark=settings.__dict__, baseline_verdict=verdict)
+    summary.update(**checks, skipped_outputs=skipped)
     if mode == "with_funnel":  # the funnel steps the sessions kept, as the local summary lists
         summary["attribution"]["funnel_events"] = sorted(presence.loc[presence["funnel"], "event"])
     summary["warnings"] = run_warnings(summary, tables["event_type"].limit(2).toPandas(), config)
     return summary, removal
+
+
+def _verdict(event_level: Any, baselines: dict[str, Any], test: pd.DataFrame) -> dict[str, Any]:
+    """The Transformer against the validation-chosen baseline on the baselines' test sample."""
+    from pyspark.sql import functions as F
+
+    from eventlift.analysis.auc_compare import verdict_against_baseline
+
+    first = event_level.filter((F.col("split") == "test") & (F.col("position") == 1))
+    found = first.select("session_id", "predicted_probability").toPandas()
+    ours = test[["session_id"]].merge(found, on="session_id", how="left")["predicted_probability"]
+    labels = test["converted"].to_numpy(dtype=bool)
+    scores = {name: test[name].to_numpy() for name in baselines}
+    return verdict_against_baseline(labels, ours.to_numpy(dtype=float), baselines, scores)
 
 
 def _write_outputs(

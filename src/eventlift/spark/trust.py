@@ -93,28 +93,38 @@ def _presence_counts(sessions: Any, config: Config, mode: str) -> pd.DataFrame:
 
 def fit_baselines_spark(
     prepared: SparkSessions, config: Config, settings: SparkSettings
-) -> dict[str, dict[str, Any]]:
+) -> tuple[dict[str, dict[str, Any]], pd.DataFrame]:
     """The logistic and LightGBM baselines on the driver's training sample, scored on test.
 
     The sample keeps the share of training and validation sessions the model is trained on and
     applies it to the test split too, so the test AUC is an estimate on that share of the
     test sessions. Each baseline's scores gain ``fitted_on``, saying how many sessions it saw.
+    Also returns the sampled test sessions (``session_id``, ``converted``) with each baseline's
+    score in a column of its name, for the paired verdict.
     """
     share = sample_share(prepared, SPLITS[:2], settings.sample_sessions)
-    columns = ("session_id", "converted", "split", "events")
+    columns = ("session_id", "converted", "split", "events", "categories", "stores")
     frame = hash_sample(prepared.sessions, SPLITS, share, config.train.seed, columns)
     frame = frame.orderBy(*session_order(prepared.config or config)).toPandas()  # local order
-    events = frame[["session_id", "events"]].explode("events", ignore_index=True)
-    events = events.rename(columns={"events": "event"})
+    arrays = {"events": "event", "categories": "event_category", "stores": "store_id"}
+    events = frame[["session_id", *arrays]].explode(list(arrays), ignore_index=True)
+    events = events.rename(columns=arrays)
     events["position"] = events.groupby("session_id", sort=False).cumcount() + 1
+    sessions = frame[["session_id", "converted", "split"]]
     scores = fit_baselines(
-        events, frame[["session_id", "converted", "split"]], seed=config.train.seed
+        events,
+        sessions,
+        seed=config.train.seed,
+        min_count=config.train.min_count,
+        keep_scores=True,
     )
+    test = sessions.loc[sessions["split"] == "test", ["session_id", "converted"]]
+    test = test.assign(**{name: entry.pop("test_scores") for name, entry in scores.items()})
     sizes = frame["split"].value_counts()
     seen = ", ".join(f"{int(sizes.get(split, 0)):,} {split}" for split in SPLITS)
     which = "every session" if share >= 1.0 else f"a seeded {share:.2%} sample of sessions"
     fitted_on = f"{which} ({seen}); train and validation are the model's training sample"
-    return {name: {**values, "fitted_on": fitted_on} for name, values in scores.items()}
+    return {name: {**values, "fitted_on": fitted_on} for name, values in scores.items()}, test
 
 
 def score_faithfulness(

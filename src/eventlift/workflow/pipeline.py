@@ -10,9 +10,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 
+from eventlift.analysis.auc_compare import verdict_against_baseline
 from eventlift.analysis.baselines import fit_baselines
 from eventlift.analysis.caveats import drop_unsupported_tables, run_warnings
 from eventlift.analysis.scoring import score_sessions, tabulate_scores
@@ -199,10 +201,21 @@ def run_prepared(
             frame, config, mode, source=config.input.path or "input"
         )
     device = select_device(config.train.device)
-    model, training, metrics = _train_and_evaluate(encoded, config, timer, device, progress)
+    model, training, metrics, test_logits = _train_and_evaluate(
+        encoded, config, timer, device, progress
+    )
     labelled = data.sessions.assign(split=split.to_numpy())
     with timer.stage("baselines"):
-        baselines = fit_baselines(data.events, labelled, seed=config.train.seed)
+        baselines = fit_baselines(
+            data.events,
+            labelled,
+            seed=config.train.seed,
+            min_count=config.train.min_count,
+            keep_scores=True,
+        )
+        baseline_scores = {name: entry.pop("test_scores") for name, entry in baselines.items()}
+        test_labels = encoded.labels[encoded.indices("test")]
+        verdict = verdict_against_baseline(test_labels, test_logits, baselines, baseline_scores)
     with timer.stage("leakage"):
         leakage = find_leaks(data, labelled, config)
     scores, tables, checks = _explain(
@@ -229,6 +242,7 @@ def run_prepared(
     )
     funnel_share, skipped = checks.pop("funnel_share"), checks.pop("skipped_outputs")
     result.summary = build_summary(result, config, training, timer.seconds)
+    result.summary["baseline_verdict"] = verdict
     result.summary.update(checks)
     result.summary["attribution"].update(funnel_share)
     result.summary["skipped_outputs"] = skipped
@@ -247,8 +261,9 @@ def _train_and_evaluate(
     timer: StageTimer,
     device: torch.device,
     progress: Progress,
-) -> tuple[EventTransformer, TrainResult, dict[str, Any]]:
-    """A seeded model trained on the training split, and its test and validation metrics."""
+) -> tuple[EventTransformer, TrainResult, dict[str, Any], np.ndarray]:
+    """A seeded model trained on the training split, its test and validation metrics, and its
+    logits of the test sessions (in session order)."""
     seed_everything(config.train.seed)
     vocab_sizes = {name: len(vocab) for name, vocab in encoded.vocabularies.items()}
     model = EventTransformer(config.model, vocab_sizes, config.sessions.max_len).to(device)
@@ -256,9 +271,8 @@ def _train_and_evaluate(
         training = train(model, encoded, config.train, device=device, progress=progress)
     with timer.stage("evaluate"):
         test_rows = encoded.indices("test")
-        test = classification_metrics(
-            encoded.labels[test_rows], predict_logits(model, encoded, test_rows, device=device)
-        )
+        test_logits = predict_logits(model, encoded, test_rows, device=device)
+        test = classification_metrics(encoded.labels[test_rows], test_logits)
         metrics = {
             "test_auc": test["auc"],
             "test_pr_auc": test["pr_auc"],
@@ -266,7 +280,7 @@ def _train_and_evaluate(
             "val_auc": training.best_val_auc,
             "best_epoch": training.best_epoch,
         }
-    return model, training, metrics
+    return model, training, metrics, test_logits
 
 
 def _explain(
