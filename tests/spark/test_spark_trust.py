@@ -175,7 +175,11 @@ def test_report_is_built_from_the_spark_output_folder(result, case):
     page = build_report(root).read_text(encoding="utf-8")
     for section in ("leakage", "metrics", "faithfulness", "event_type"):
         assert f'id="{MODE}-{section}"' in page, section
-    for name in ("logistic", "lightgbm", *FUNNEL_EVENTS):
+    chosen = result.summary["baseline_verdict"]["baseline"]
+    for name in ("logistic", "lightgbm"):
+        shown = f"{name} (chosen on validation)" if name == chosen else name
+        assert f"<td>{shown}</td>" in page, name
+    for name in FUNNEL_EVENTS:
         assert f"<td>{name}</td>" in page, name
 
 
