@@ -1,7 +1,7 @@
 """Logs of the shapes users bring, each taken from `eventlift init` to both modes untouched.
 
     python benchmarks/real_logs.py [--logs a,b] [--sessions 4000] [--seed 0] [--out DIR]
-                                   [--timeout 300]
+                                   [--timeout 300] [--splits 5]
 
 Every log is written to its own folder under ``--out`` (a temporary folder by default), then run as
 a new user would run it: ``eventlift init DATA`` proposes a config, and ``eventlift compare`` runs
@@ -19,6 +19,15 @@ a child process, the way the command line runs it. The logs:
   names after the time with a cut last line, ``;`` with a BOM and CRLF gzipped, a folder of
   gzipped parts given as a glob, float ids, numeric event codes, epoch microseconds, no session
   id, no store column.
+
+Each log then gets ``--splits`` user-grouped splits in all: the compare run's, and ``no_funnel``
+runs of the same config with ``[train] seed`` = seed+1, seed+2, ... (the seed draws the split by
+user and the model's start). Per split the run summary's ``baseline_verdict`` gives the
+Transformer's and the validation-chosen baseline's test AUC; the row holds the paired
+difference's mean over the splits and its one-sided 95 % lower bound (Student's t), the
+per-split AUCs go to ``real_logs.json``. Each log is marked ``tune`` (the defaults were tuned on
+it: the demo's shape, its awkward exports, and the variants the baselines were tuned on) or
+``judge`` (kept apart: judge defaults on these).
 
 One row per log (:data:`COLUMNS`, later columns go there too): sessions, converting sessions and
 the conversion rate as the ``no_funnel`` run counted them (read back from the input when the run
@@ -59,6 +68,7 @@ CONFIG_NAME = "eventlift.toml"
 MODELS = ("transformer", "logistic", "lightgbm")
 COLUMNS = (
     "log",
+    "role",
     "shape",
     "sessions",
     "converted",
@@ -66,6 +76,9 @@ COLUMNS = (
     "test_converted",
     *(f"{model}_{mode}" for mode in MODES for model in MODELS),
     *(f"leaks_{mode}" for mode in MODES),
+    "baseline",
+    "paired_mean",
+    "paired_lower",
     "seconds",
     "status",
 )
@@ -75,6 +88,8 @@ HEADERS = {
     "test_converted": "test conv.",
     **{f"{model}_{mode}": f"{short} {mode}" for mode in MODES
        for model, short in zip(MODELS, ("TF", "LR", "GBM"), strict=True)},
+    "paired_mean": "TF-base mean",
+    "paired_lower": "TF-base 95% low",
     "seconds": "s",
 }  # fmt: skip
 FEW_CONVERSIONS = 100  # below this many converting sessions AUCs and intervals are mostly noise
@@ -94,6 +109,7 @@ class LogCase:
     shape: str
     build: Builder  # (folder, sessions, seed) -> the DATA argument of `eventlift init`
     scale: float = 1.0  # sessions of this log as a multiple of --sessions
+    role: str = "judge"  # "tune": the defaults were tuned on it; "judge": kept apart to judge
 
 
 def synthetic(variant: str | None) -> Builder:
@@ -129,9 +145,9 @@ def otto(folder: Path, sessions: int, seed: int) -> str:
 
 CASES = (
     LogCase("otto", "real nested export, 20 users, epoch ms, no session id", otto),
-    LogCase("demo", "the demo's shape, Parquet", synthetic(None)),
+    LogCase("demo", "the demo's shape, Parquet", synthetic(None), role="tune"),
     LogCase("short_sessions", "81 % of sessions 1-2 events", synthetic("short_sessions")),
-    LogCase("few_event_types", "3 browsing event types", synthetic("few_event_types")),
+    LogCase("few_event_types", "3 browsing event types", synthetic("few_event_types"), role="tune"),
     LogCase("one_event_type", "1 browsing event type", synthetic("one_event_type")),
     LogCase(
         "rare_conversions",
@@ -144,34 +160,53 @@ CASES = (
         "funnel steps in ~89 % of converting, 4-12 % of other sessions",
         synthetic("partial_funnel"),
     ),
-    LogCase("strong_stores", "large store effects", synthetic("strong_store_effects")),
-    LogCase("strong_order", "3x order bonus", synthetic("strong_order_effects")),
-    LogCase("no_stores", "no store columns", synthetic("no_stores")),
+    LogCase("strong_stores", "large store effects", synthetic("strong_store_effects"), role="tune"),
+    LogCase("strong_order", "3x order bonus", synthetic("strong_order_effects"), role="tune"),
+    LogCase("no_stores", "no store columns", synthetic("no_stores"), role="tune"),
     LogCase(
         "zone_names_cut",
         "CSV, '... 00:00:00 UTC', last line cut",
         export("events.csv", timestamps="zone_name", cut_last_line=True),
+        role="tune",
     ),
     LogCase(
         "semicolon_bom_gz",
         "';' CSV, BOM, CRLF, gzip",
         export("events.csv.gz", delimiter=";", bom=True, crlf=True),
+        role="tune",
     ),
     LogCase(
         "parts_glob",
         "4 gzipped CSV parts, a glob",
         export("events", parts=4, compression="gz", data="events/part-*.csv.gz"),
+        role="tune",
     ),
-    LogCase("float_ids", "ids as floats (266079.0)", export("events.csv", float_ids=True)),
-    LogCase("numeric_events", "event codes 4 / 4.0", export("events.csv", numeric_events=True)),
-    LogCase("epoch_us", "CSV, epoch microseconds", export("events.csv", timestamps="epoch_us")),
     LogCase(
-        "no_session_id", "JSON lines, user id only", export("events.jsonl", drop=["session_id"])
+        "float_ids", "ids as floats (266079.0)", export("events.csv", float_ids=True), role="tune"
+    ),
+    LogCase(
+        "numeric_events",
+        "event codes 4 / 4.0",
+        export("events.csv", numeric_events=True),
+        role="tune",
+    ),
+    LogCase(
+        "epoch_us",
+        "CSV, epoch microseconds",
+        export("events.csv", timestamps="epoch_us"),
+        role="tune",
+    ),
+    LogCase(
+        "no_session_id",
+        "JSON lines, user id only",
+        export("events.jsonl", drop=["session_id"]),
+        role="tune",
     ),
     LogCase(
         "no_store_column",
         "CSV, no store columns",
         export("events.csv", drop=["store_id", "store_name"]),
+        role="tune",
     ),
 )
 
@@ -240,10 +275,59 @@ def run_figures(config: Config) -> dict[str, Any]:
     return figures
 
 
-def run_case(case: LogCase, root: Path, sessions: int, seed: int, timeout: float) -> dict:
-    """Write one log, propose its config, run both modes; the row, whatever step failed."""
+def split_config(folder: Path, seed: int) -> str:
+    """The proposed config with ``[train] seed`` (which draws the user-grouped split and the
+    model's start) and its own output folder, as ``eventlift.seed<N>.toml``; its file name."""
+    text = (folder / CONFIG_NAME).read_text(encoding="utf-8")
+    text, found = re.subn(r'(?m)^dir = "[^"]*"$', f'dir = "split_seed{seed}"', text)
+    if not found:
+        raise Stopped(f"{CONFIG_NAME} names no [output] dir to give the split seed {seed} its own")
+    if re.search(r"(?m)^\[train\]$", text):
+        text = re.sub(r"(?m)^\[train\]$", f"[train]\nseed = {seed}", text, count=1)
+    else:
+        text += f"\n[train]\nseed = {seed}\n"
+    name = f"eventlift.seed{seed}.toml"
+    (folder / name).write_text(text, encoding="utf-8")
+    return name
+
+
+def split_verdicts(folder: Path, config: Config, splits: int, seed: int, timeout: float) -> dict:
+    """Transformer minus the validation-chosen baseline, test AUC, over ``splits`` user-grouped
+    splits: the first is the compare run's, the others ``no_funnel`` runs with seeds seed+1...
+
+    Returns the per-split figures and the paired difference's mean and one-sided 95 % lower
+    bound (mean - t(0.95, n-1) * sd / sqrt(n)).
+    """
+    from scipy.stats import t as student
+
+    summaries = [Path(config.output.dir) / "outputs" / "run_summary_no_funnel.json"]
+    for offset in range(1, splits):
+        name = split_config(folder, seed + offset)
+        cli(["run", name, "--mode", "no_funnel"], folder, f"split{offset}.log", timeout)
+        summaries.append(folder / f"split_seed{seed + offset}" / "outputs" / summaries[0].name)
+    verdicts = [
+        json.loads(path.read_text(encoding="utf-8"))["baseline_verdict"] for path in summaries
+    ]
+    differences = [v["difference"] for v in verdicts]
+    n = len(differences)
+    mean = sum(differences) / n
+    spread = math.sqrt(sum((d - mean) ** 2 for d in differences) / (n - 1)) if n > 1 else math.nan
+    return {
+        "baseline": "/".join(sorted({v["baseline"] for v in verdicts})),
+        "split_transformer": [v["auc_a"] for v in verdicts],
+        "split_baseline": [v["auc_b"] for v in verdicts],
+        "paired_mean": mean,
+        "paired_lower": mean - student.ppf(0.95, n - 1) * spread / math.sqrt(n) if n > 1 else None,
+    }
+
+
+def run_case(
+    case: LogCase, root: Path, sessions: int, seed: int, timeout: float, splits: int = 1
+) -> dict:
+    """Write one log, propose its config, run both modes, then the other splits' no_funnel
+    runs; the row, whatever step failed."""
     row: dict[str, Any] = dict.fromkeys(COLUMNS)
-    row.update(log=case.name, shape=case.shape, seconds=0.0)
+    row.update(log=case.name, role=case.role, shape=case.shape, seconds=0.0)
     folder = root / case.name
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
@@ -254,6 +338,7 @@ def run_case(case: LogCase, root: Path, sessions: int, seed: int, timeout: float
         try:
             config = load_config(propose_config(data, folder, timeout))
             cli(["compare", CONFIG_NAME], folder, "compare.log", timeout)
+            row.update(split_verdicts(folder, config, splits, seed, timeout))
         finally:
             row["seconds"] = round(time.perf_counter() - started, 1)
         row["status"] = "ok"
@@ -297,9 +382,8 @@ def print_tables(rows: list[dict]) -> None:
         print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)))
     print()
     print("| " + " | ".join(headers) + " |")
-    print(
-        "|" + "|".join("---" if c in ("log", "shape", "status") else "---:" for c in COLUMNS) + "|"
-    )
+    text_columns = ("log", "role", "shape", "baseline", "status")
+    print("|" + "|".join("---" if c in text_columns else "---:" for c in COLUMNS) + "|")
     for r in cells:
         print("| " + " | ".join(v.replace("|", "\\|") for v in r) + " |")
 
@@ -311,6 +395,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None, help="folder kept for inspection")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per command")
+    parser.add_argument(
+        "--splits", type=int, default=5, help="user-grouped splits per log (seeds seed..)"
+    )
     args = parser.parse_args()
     names = [name.strip() for name in args.logs.split(",") if name.strip()]
     known = {case.name: case for case in CASES}
@@ -323,12 +410,12 @@ def main() -> None:
         started = time.perf_counter()
         rows = []
         for case in cases:
-            rows.append(run_case(case, root, args.sessions, args.seed, args.timeout))
+            rows.append(run_case(case, root, args.sessions, args.seed, args.timeout, args.splits))
             print(f"{case.name}: {rows[-1]['status']} ({rows[-1]['seconds']}s)", flush=True)
         (root / "real_logs.json").write_text(json.dumps(rows, indent=2), encoding="utf-8")
         print(
             f"\n{len(cases)} logs, {args.sessions:,} sessions per generated log, seed {args.seed}, "
-            f"{time.perf_counter() - started:.0f}s\n"
+            f"{args.splits} splits, {time.perf_counter() - started:.0f}s\n"
         )
         print_tables(rows)
 
