@@ -57,14 +57,27 @@ def test_identical_scores_differ_by_exactly_nothing():
     assert found["difference"] == 0 and found["standard_error"] == 0
 
 
-def test_one_class_gives_nan():
+def test_one_class_gives_nan_and_one_session_of_a_class_no_interval():
     found = paired_auc_difference(np.ones(5, bool), np.arange(5.0), np.arange(5.0))
     assert math.isnan(found["difference"]) and found["n_negative"] == 0
+    labels = np.array([True, False, False, False, False])  # one converted session
+    found = paired_auc_difference(labels, np.arange(5.0)[::-1], np.arange(5.0))
+    assert found["difference"] == 1.0 and math.isnan(found["ci_low"])
+    baselines = {"logistic": {"chosen": True}}
+    verdict = verdict_against_baseline(
+        labels, np.arange(5.0), baselines, {"logistic": -np.arange(5.0)}
+    )
+    assert verdict["better_than_counting"] is None
+    assert verdict["message"].startswith("No verdict against the logistic regression baseline")
 
 
 def test_verdict_names_the_validation_choice_and_says_when_counting_is_as_good():
     labels, good, weak = _pair(seed=3)
-    baselines = {"logistic": {"chosen": False}, "lightgbm": {"chosen": True}}
+    features = {"events": 12, "event_category": 5, "total": 30}  # no store column on this log
+    baselines = {
+        "logistic": {"chosen": False},
+        "lightgbm": {"chosen": True, "settings": {"features": features}},
+    }
     scores = {"logistic": good, "lightgbm": weak}
     better = verdict_against_baseline(labels, good, baselines, scores)
     assert better["baseline"] == "lightgbm" and better["better_than_counting"] is True
@@ -73,3 +86,6 @@ def test_verdict_names_the_validation_choice_and_says_when_counting_is_as_good()
     assert same["better_than_counting"] is False
     assert same["message"].startswith("Not better than counting on this log")
     assert "LightGBM" in same["message"] and "includes zero" in same["message"]
+    assert "baseline (counts of events and categories)" in same["message"]
+    bare = verdict_against_baseline(labels, good, {"logistic": {"chosen": True}}, scores)
+    assert "logistic regression baseline (counts of events)" in bare["message"]

@@ -37,7 +37,8 @@ def paired_auc_difference(
     -------
     dict
         ``auc_a``, ``auc_b``, ``difference``, ``standard_error``, ``ci_low``, ``ci_high`` and
-        ``n_positive``, ``n_negative``; NaN figures when a class is missing.
+        ``n_positive``, ``n_negative``; NaN figures when a class is missing, and a NaN interval
+        when a class holds a single session.
     """
     labels = np.asarray(labels, dtype=bool)
     positive, negative = np.flatnonzero(labels), np.flatnonzero(~labels)
@@ -56,11 +57,13 @@ def paired_auc_difference(
         v10[k] = (everyone[:m] - among_positive) / n  # share of negatives each positive outranks
         v01[k] = 1.0 - (everyone[m:] - among_negative) / m
     auc = v10.mean(axis=1)  # (2,)
-    s10 = np.atleast_2d(np.cov(v10)) if m > 1 else np.zeros((2, 2))
-    s01 = np.atleast_2d(np.cov(v01)) if n > 1 else np.zeros((2, 2))
-    variance = (s10[0, 0] + s10[1, 1] - 2 * s10[0, 1]) / m
-    variance += (s01[0, 0] + s01[1, 1] - 2 * s01[0, 1]) / n
-    error = math.sqrt(max(float(variance), 0.0))
+    if m > 1 and n > 1:
+        s10, s01 = np.cov(v10), np.cov(v01)  # (2, 2) each
+        variance = (s10[0, 0] + s10[1, 1] - 2 * s10[0, 1]) / m
+        variance += (s01[0, 0] + s01[1, 1] - 2 * s01[0, 1]) / n
+        error = math.sqrt(max(float(variance), 0.0))
+    else:  # one session of a class: its spread, and so the interval, cannot be estimated
+        error = math.nan
     difference = float(auc[0] - auc[1])
     return {
         "auc_a": float(auc[0]),
@@ -75,6 +78,16 @@ def paired_auc_difference(
 
 
 _NAMES = {"logistic": "logistic regression", "lightgbm": "LightGBM"}
+_ENTITIES = {"store_id": "stores", "event_category": "categories"}
+
+
+def _features(entry: Mapping[str, Any]) -> str:
+    """What the baseline counted, from its recorded feature columns: "counts of events, stores
+    and categories" on a log with both, "counts of events" on a log with neither."""
+    used = (entry.get("settings") or {}).get("features") or {}
+    counted = ["events", *(name for key, name in _ENTITIES.items() if used.get(key))]
+    listed = counted[0] if len(counted) == 1 else f"{', '.join(counted[:-1])} and {counted[-1]}"
+    return f"counts of {listed}"
 
 
 def verdict_against_baseline(
@@ -99,9 +112,16 @@ def verdict_against_baseline(
         }
     found = paired_auc_difference(labels, transformer_scores, baseline_scores[chosen])
     low, high = found["ci_low"], found["ci_high"]
-    what = f"the {_NAMES.get(chosen, chosen)} baseline (counts of events and entities)"
+    what = f"the {_NAMES.get(chosen, chosen)} baseline ({_features(baselines[chosen])})"
     if math.isnan(found["difference"]):
         better, message = None, "The test split lacks a class: no comparison with the baseline."
+    elif math.isnan(found["standard_error"]):
+        better = None
+        message = (
+            f"No verdict against {what}: the test split holds "
+            f"{min(found['n_positive'], found['n_negative'])} session of one class, too few for "
+            f"an interval (test AUC {found['auc_a']:.3f} against {found['auc_b']:.3f})."
+        )
     elif low > 0:
         better = True
         message = (

@@ -96,9 +96,8 @@ def _verdict_rows(verdict: Mapping[str, Any]) -> list[tuple[str, str]]:
     if verdict.get("baseline") is None or difference is None or math.isnan(difference):
         return []
     low, high = verdict["ci_low"], verdict["ci_high"]
-    return [
-        (f"AUC vs {verdict['baseline']} (chosen)", f"{difference:+.3f} [{low:+.3f}, {high:+.3f}]")
-    ]
+    interval = "no interval" if math.isnan(low) else f"[{low:+.3f}, {high:+.3f}]"
+    return [(f"AUC vs {verdict['baseline']} (chosen)", f"{difference:+.3f} {interval}")]
 
 
 def run_notes(summary: Mapping[str, Any]) -> list[Text]:
