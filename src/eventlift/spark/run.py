@@ -158,7 +158,11 @@ def _explain(
                 stores=stores,
             ),
         }
+        # the emptiness check computes the store table: cache it for the write that follows
+        store = tables["store"] = tables["store"].cache()
         tables, skipped = drop_unsupported_tables(tables, config, is_empty=lambda t: t.isEmpty())
+        if "store" not in tables:
+            store.unpersist()
     return tables, metrics, skipped
 
 
