@@ -31,7 +31,10 @@ PATH_KEYS = {("input", "path"), ("input", "database"), ("input", "stores"), ("ou
         ({"train": {"sed": 1}}, r"\[train\]: unknown key 'sed'; allowed keys are seed, epochs"),
         ({"train": {"seed": "7"}}, r"\[train\] seed: expected an integer, got '7'"),
         ({"train": {"epochs": True}}, r"\[train\] epochs: expected an integer, got True"),
-        ({"model": {"dropout": "high"}}, r"\[model\] dropout: expected a number, got 'high'"),
+        (
+            {"model": {"dropout": "high"}},
+            r"\[model\] dropout: expected a number or one of 'auto', got 'high'",
+        ),
         ({"sessions": {"truncate": "middle"}}, r"truncate: expected one of 'head', 'tail'"),
         ({"sessions": {"funnel_events": "cart"}}, r"funnel_events: expected a list of strings"),
         ({"train": {"split_fractions": [0.5, 0.5, 0.5]}}, r"summing to 1"),

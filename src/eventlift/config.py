@@ -124,12 +124,26 @@ class ModelConfig:
     n_heads: int = 4
     n_layers: int = 2
     d_ff: int = 128
-    # 0 by default: dropout masks cost about a third of a CPU training step, and with early
-    # stopping the demo's test AUC moved by 0.001 without them (benchmarks/README.md)
-    dropout: float = 0.0
+    # "auto": chosen from the training split's size (eventlift.model.capacity): 0.1 on small
+    # logs, where it raised test AUC; 0 on large ones, where dropout masks cost about a third of
+    # a CPU training step and moved the demo's test AUC by 0.001 (benchmarks/README.md)
+    dropout: float | Literal["auto"] = "auto"
+    # models averaged (seeds of the same shape, trained side by side); "auto": several on
+    # small logs, where one model's AUC moves by a few hundredths from seed to seed, one on large
+    members: int | Literal["auto"] = "auto"
     gap_buckets: int = 16  # log2-bucketed seconds since the previous event
     # "auto": bfloat16 autocast where faster; "bfloat16": always (see EventTransformer.autocast)
     precision: Literal["float32", "bfloat16", "auto"] = "float32"
+
+    @property
+    def dropout_rate(self) -> float:
+        """The dropout probability; ``"auto"`` not yet settled reads as on a large log (0)."""
+        return 0.0 if self.dropout == "auto" else float(self.dropout)
+
+    @property
+    def member_count(self) -> int:
+        """Models averaged; ``"auto"`` not yet settled reads as on a large log (1)."""
+        return 1 if self.members == "auto" else int(self.members)
 
 
 @dataclass(frozen=True)
@@ -145,13 +159,20 @@ class TrainConfig:
     validation_sessions: int = 50_000  # validation sessions scored per check (0: all)
     batch_size: int = 256
     learning_rate: float = 2e-3
-    weight_decay: float = 0.01
+    # "auto": chosen from the training split's size (eventlift.model.capacity): 0.1 on small
+    # logs, 0.01 on large ones
+    weight_decay: float | Literal["auto"] = "auto"
     pos_weight: float | None = None  # weight of converted sessions in the loss
     split: Literal["random", "time"] = "random"
     split_fractions: list[float] = field(default_factory=lambda: [0.7, 0.15, 0.15])
     min_count: int = 5  # rarer events, categories and stores share the <unk> id
     threads: int | None = None  # torch intra-op threads; None keeps torch's default
     device: str = "auto"  # "auto" (CUDA when present, else CPU), "cpu", "cuda", "cuda:1", ...
+
+    @property
+    def weight_decay_rate(self) -> float:
+        """AdamW's weight decay; ``"auto"`` not yet settled reads as on a large log (0.01)."""
+        return 0.01 if self.weight_decay == "auto" else float(self.weight_decay)
 
 
 # The attribution methods by name: config validation, the CLI help and the registry of
@@ -299,8 +320,18 @@ class Config:
                 f"{self.input.max_sessions}."
             )
         self._check_input()
-        if not 0 <= self.model.dropout < 1:
-            raise ConfigError(f"[model] dropout must be in [0, 1), got {self.model.dropout}.")
+        if not 0 <= self.model.dropout_rate < 1:
+            raise ConfigError(
+                f'[model] dropout must be "auto" or in [0, 1), got {self.model.dropout}.'
+            )
+        if self.model.member_count < 1:
+            raise ConfigError(
+                f'[model] members must be "auto" or at least 1, got {self.model.members}.'
+            )
+        if self.train.weight_decay_rate < 0:
+            raise ConfigError(
+                f'[train] weight_decay must be "auto" or 0 or more, got {self.train.weight_decay}.'
+            )
         if self.input.path and self.input.query:
             raise ConfigError("[input] give either `path` or `query`, not both.")
         if self.input.query and not self.input.database:

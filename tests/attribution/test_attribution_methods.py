@@ -72,7 +72,8 @@ def test_linear_readout_integrated_gradients_and_occlusion_are_exact(encoded):
     keep = batch["keep"].numpy()
     with torch.no_grad():
         x = model.embed(batch)  # (N, T, D)
-        baseline = model.position_embedding.weight[: x.shape[1]] + model.gap_embedding.weight[0]
+        (member,) = model.members
+        baseline = member.position_embedding.weight[: x.shape[1]] + member.gap_embedding.weight[0]
         grad_x_input = (x @ model.readout).numpy() * keep  # (N, T)
         baseline_term = (baseline @ model.readout).numpy()[None, :] * keep  # (N, T)
     integrated = IntegratedGradients(model, steps=3)

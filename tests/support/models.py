@@ -23,8 +23,9 @@ class LinearReadout(EventTransformer):
         super().__init__(config, vocab_sizes, max_len)
         self.readout = torch.nn.Parameter(torch.randn(8))
 
-    def logits_from_embeddings(self, x, keep, need_weights=False):
-        return ((x @ self.readout) * keep).sum(dim=1), []
+    def logits_from_embeddings(self, x, keep, need_weights=False, *, per_member=False):
+        logits = ((x @ self.readout) * keep).sum(dim=1)
+        return (logits[None] if per_member else logits), []
 
 
 def transformer(
@@ -37,6 +38,7 @@ def transformer(
         vocab_sizes(encoded),
         max_len,
     )
-    for embedding in (model.event_embedding, model.store_embedding, model.position_embedding):
+    (member,) = model.members
+    for embedding in (member.event_embedding, member.store_embedding, member.position_embedding):
         torch.nn.init.normal_(embedding.weight, std=1.0)
     return model.eval()

@@ -161,6 +161,12 @@ def test_summary_and_model_files(run_result):
         assert key in summary["metrics"]
     assert summary["baselines"]["logistic"]["test_auc"] > 0.9  # "good" decides the label
     assert summary["counts"]["rows_read"] == len(run_result[2])
+    # the model was sized for this small log, and the config it ran with says so
+    capacity = summary["capacity"]
+    training = summary["counts"]["sessions_by_split"]["train"]["sessions"]
+    assert capacity["training_sessions"] == training < 5_000
+    assert (capacity["dropout"], capacity["weight_decay"]) == (0.1, 0.1)
+    assert summary["config"]["model"]["members"] == capacity["members"] >= 1
     assert "write" in summary["timings_s"]
     assert (out / "outputs" / "best_transformer_no_funnel.safetensors").stat().st_size > 1000
     assert (out / "plots" / "attention_attribution_analysis_no_funnel.png").stat().st_size > 10_000

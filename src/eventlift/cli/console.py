@@ -55,6 +55,19 @@ def _number(value: object, spec: str = ".3f") -> str:
     return str(value)
 
 
+def _capacity_rows(capacity: dict) -> list[tuple[str, str]]:
+    """How the model was sized: models averaged, dropout and weight decay (when recorded)."""
+    if not capacity:
+        return []
+    return [
+        (
+            "models averaged",
+            f"{capacity['members']} (dropout {capacity['dropout']:g}, "
+            f"weight decay {capacity['weight_decay']:g})",
+        )
+    ]
+
+
 def run_table(result: RunResult, top_n: int = 5) -> Table:
     """Metrics and the top events by lift for one mode."""
     counts = result.summary["counts"]
@@ -69,6 +82,7 @@ def run_table(result: RunResult, top_n: int = 5) -> Table:
         ("LightGBM baseline AUC", _number(result.baselines["lightgbm"]["test_auc"])),
         *_verdict_rows(result.summary.get("baseline_verdict") or {}),
         ("best epoch", str(result.metrics["best_epoch"])),
+        *_capacity_rows(result.summary.get("capacity") or {}),
         ("likely leaks", ", ".join(f["event"] for f in result.leakage) or "none"),
     ]
     stability = result.summary.get("seed_stability")

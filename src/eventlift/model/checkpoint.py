@@ -21,7 +21,7 @@ from eventlift.model.transformer import EventTransformer
 
 __all__ = ["Checkpoint", "load_checkpoint", "save_checkpoint"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the weights of each member under "members.<i>."; 1: one model, unprefixed
 
 
 @dataclass
@@ -70,10 +70,11 @@ def load_checkpoint(stem: str | Path, device: str = "cpu") -> Checkpoint:
                 f"<name>.safetensors + <name>.json written by eventlift."
             )
     meta = json.loads(meta_path.read_text())
-    if meta.get("format_version") != FORMAT_VERSION:
+    version = meta.get("format_version")
+    if version not in (1, FORMAT_VERSION):
         raise EventliftError(
-            f"{meta_path}: checkpoint format {meta.get('format_version')!r} is not supported "
-            f"(expected {FORMAT_VERSION})."
+            f"{meta_path}: checkpoint format {version!r} is not supported "
+            f"(expected 1 or {FORMAT_VERSION})."
         )
     vocabularies = {name: Vocabulary(tokens) for name, tokens in meta["vocabularies"].items()}
     model = EventTransformer(
@@ -81,6 +82,9 @@ def load_checkpoint(stem: str | Path, device: str = "cpu") -> Checkpoint:
         {name: len(vocab) for name, vocab in vocabularies.items()},
         meta["max_len"],
     )
-    model.load_state_dict(load_file(str(weights_path), device=device))
+    weights = load_file(str(weights_path), device=device)
+    if version == 1:  # written before models had members: the one model is member 0
+        weights = {f"members.0.{name}": tensor for name, tensor in weights.items()}
+    model.load_state_dict(weights)
     model.to(device).eval()
     return Checkpoint(model, vocabularies, meta["max_len"], meta["metadata"])

@@ -1,7 +1,8 @@
 """Training with early stopping on validation ROC AUC, and prediction (DESIGN §4).
 
-The trainer only talks to the model through ``model(batch)``; it keeps a copy of the best check's
-weights and restores them at the end, so the returned model is the one the metrics describe.
+The trainer talks to the model through ``model(batch, per_member=True)`` (each member's logits) and
+its ``members``; it keeps a copy of each member's best check's weights and restores them at the
+end, so the returned model is the one the metrics describe.
 
 One loop serves every way of training: alone in this process, or as one rank of several that
 train one model together (the Spark path's ``TorchDistributor``), described by a
@@ -31,6 +32,7 @@ from eventlift.core.memory import release_freed_memory
 from eventlift.core.progress import NO_PROGRESS, Progress
 from eventlift.data.encode import EncodedSessions
 from eventlift.model.batching import iterate_batches, make_batch
+from eventlift.model.transformer import EventTransformer
 
 __all__ = [
     "ONE_PROCESS",
@@ -104,30 +106,32 @@ def classification_metrics(labels: np.ndarray, logits: np.ndarray) -> dict[str, 
 
 @torch.inference_mode()
 def predict_logits(
-    model: nn.Module,
+    model: EventTransformer,
     data: EncodedSessions,
     rows: np.ndarray,
     *,
     batch_size: int = 1024,
     device: torch.device | None = None,
+    per_member: bool = False,
 ) -> np.ndarray:
-    """Conversion logits for ``rows`` (same order), computed in eval mode."""
+    """Conversion logits for ``rows`` (same order), computed in eval mode: (N,) of the members'
+    mean, or (members, N) with ``per_member``."""
     device = device or next(model.parameters()).device
     was_training = model.training
     model.eval()
-    out = np.empty(len(rows), dtype=np.float32)
+    out = np.empty((len(model.members), len(rows)), dtype=np.float32)
     order = np.argsort(data.lengths[rows], kind="stable")
     for start in range(0, len(rows), batch_size):
         chunk = order[start : start + batch_size]
         batch = make_batch(data, rows[chunk], device)
         with model.autocast():
-            out[chunk] = model(batch).float().cpu().numpy()
+            out[:, chunk] = model(batch, per_member=True).float().cpu().numpy()
     model.train(was_training)
-    return out
+    return out if per_member else out.mean(axis=0)
 
 
 def train(
-    model: nn.Module,
+    model: EventTransformer,
     data: EncodedSessions,
     config: TrainConfig,
     *,
@@ -141,9 +145,12 @@ def train(
     ``config.validate_every`` training sessions within an epoch (an epoch is cut into equal
     parts), so early stopping reacts within an epoch of 700,000 sessions instead of after it;
     ``patience`` counts checks. The checks score at most ``config.validation_sessions`` validation
-    sessions (a seeded sample). With a distributed ``group``, ``data`` is this rank's share and
-    every count, the sample and the AUC are those of all ranks' sessions together. Returns the
-    :class:`TrainResult`; the model holds the best check's weights afterwards.
+    sessions (a seeded sample). Each member of the model keeps the weights of its own best check,
+    as if trained alone, and training stops once every member has gone ``patience`` checks
+    without improving. With a distributed ``group``, ``data`` is this rank's share and every
+    count, the sample and the AUC are those of all ranks' sessions together. Returns the
+    :class:`TrainResult` (its validation AUC is the members' mean logit's, with each member's
+    best weights); the model holds those weights afterwards.
     """
     device = device or next(model.parameters()).device
     rng = np.random.default_rng(config.seed)
@@ -154,14 +161,14 @@ def train(
         pos_weight = torch.tensor(config.pos_weight, device=device)
     loss_fn = nn.BCEWithLogitsLoss(pos_weight=pos_weight)
     optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay_rate
     )
     wrapped = group.wrap(model)
+    best = _BestChecks(model.members)
     result = TrainResult(best_epoch=0, best_val_auc=-math.inf)
-    best_state = copy.deepcopy(model.state_dict())
     started = time.perf_counter()
     parts = _parts_per_epoch(sum(group.gather(len(train_rows))), config.validate_every)
-    sessions_seen = best_check = 0
+    sessions_seen = 0
     for epoch, part, batches in _epoch_parts(data, train_rows, config, parts, rng, group):
         check_start = time.perf_counter()
         label = f"epoch {epoch}/{config.epochs}" + (f", part {part}/{parts}" if parts > 1 else "")
@@ -171,31 +178,63 @@ def train(
         total_loss, n_sessions = sum(s[0] for s in shares), sum(s[1] for s in shares)
         sessions_seen += n_sessions
         release_freed_memory()  # batches of many shapes leave the heap fragmented
-        val_auc = _validation_auc(model, data, val_rows, device, group)
+        val_auc, member_aucs = _validation_aucs(model, data, val_rows, device, group)
         seconds = time.perf_counter() - check_start
-        result.history.append(
-            {
-                "epoch": epoch,
-                "part": part,
-                "sessions_seen": sessions_seen,
-                "train_loss": total_loss / max(n_sessions, 1),
-                "val_auc": val_auc,
-                "seconds": seconds,
-            }
-        )
+        entry = {
+            "epoch": epoch,
+            "part": part,
+            "sessions_seen": sessions_seen,
+            "train_loss": total_loss / max(n_sessions, 1),
+            "val_auc": val_auc,
+            "seconds": seconds,
+        }
+        if len(member_aucs) > 1:
+            entry["member_val_auc"] = member_aucs
+        result.history.append(entry)
         progress.note(f"{label}: validation AUC {val_auc:.4f} ({seconds:.1f}s)")
         log.info("%s: validation AUC %.4f (%.1fs)", label, val_auc, seconds)
-        check = len(result.history)
-        if val_auc > result.best_val_auc or result.best_epoch == 0:
-            result.best_epoch, result.best_val_auc, best_check = epoch, val_auc, check
-            best_state = copy.deepcopy(model.state_dict())
-        elif check - best_check >= config.patience:
+        if best.update(member_aucs, epoch, len(result.history)) >= config.patience:
             break
-    model.load_state_dict(best_state)
+    best.restore()
     model.eval()
+    result.best_epoch = best.last_epoch()
+    result.best_val_auc = (
+        _validation_aucs(model, data, val_rows, device, group)[0]
+        if len(model.members) > 1
+        else best.aucs[0]
+    )
     result.seconds = time.perf_counter() - started
     result.sessions_per_second = sessions_seen / max(result.seconds, 1e-9)
     return result
+
+
+class _BestChecks:
+    """Each member's best validation check so far: its AUC, its check, epoch and weights."""
+
+    def __init__(self, members: nn.ModuleList) -> None:
+        self.members = members
+        self.aucs = [-math.inf] * len(members)
+        self.checks = [0] * len(members)
+        self.epochs = [0] * len(members)
+        self.states = [copy.deepcopy(member.state_dict()) for member in members]
+
+    def update(self, aucs: list[float], epoch: int, check: int) -> int:
+        """Keep the members that improved (or whose first check this is); returns the fewest
+        checks any member has gone without improving."""
+        for index, (member, auc) in enumerate(zip(self.members, aucs, strict=True)):
+            if auc > self.aucs[index] or self.checks[index] == 0:
+                self.aucs[index], self.checks[index], self.epochs[index] = auc, check, epoch
+                self.states[index] = copy.deepcopy(member.state_dict())
+        return min(check - best_check for best_check in self.checks)
+
+    def restore(self) -> None:
+        """Load every member's best weights."""
+        for member, state in zip(self.members, self.states, strict=True):
+            member.load_state_dict(state)
+
+    def last_epoch(self) -> int:
+        """The latest epoch whose weights a member keeps."""
+        return max(self.epochs)
 
 
 def _fit(
@@ -219,10 +258,12 @@ def _fit(
     for rows, weight in batches:
         batch = make_batch(data, rows if len(rows) else np.arange(1), device)
         with model.autocast(backward=True):
-            logits = wrapped(batch)
-        loss = loss_fn(logits.float(), batch["label"])
+            logits = wrapped(batch, per_member=True)  # (members, B)
+        # each member on its own mean loss (their parameters are disjoint): the mean over
+        # members times their number, so every member steps as it would alone
+        loss = loss_fn(logits.float(), batch["label"].expand_as(logits))
         optimizer.zero_grad(set_to_none=True)
-        (loss * weight).backward()
+        (loss * (weight * len(logits))).backward()
         optimizer.step()
         total_loss += float(loss.detach()) * len(rows)
         n_sessions += len(rows)
@@ -230,17 +271,24 @@ def _fit(
     return total_loss, n_sessions
 
 
-def _validation_auc(
-    model: nn.Module,
+def _validation_aucs(
+    model: EventTransformer,
     data: EncodedSessions,
     rows: np.ndarray,
     device: torch.device,
     group: TrainingGroup,
-) -> float:
-    """ROC AUC over the validation sample of every rank (each rank gets the same number)."""
-    shares = group.gather((data.labels[rows], predict_logits(model, data, rows, device=device)))
+) -> tuple[float, list[float]]:
+    """ROC AUC of the members' mean logit and of each member over the validation sample of
+    every rank (each rank gets the same numbers)."""
+    shares = group.gather(
+        (data.labels[rows], predict_logits(model, data, rows, device=device, per_member=True))
+    )
     labels = np.concatenate([labels for labels, _ in shares])
-    return classification_metrics(labels, np.concatenate([logits for _, logits in shares]))["auc"]
+    logits = np.concatenate([member_logits for _, member_logits in shares], axis=1)  # (M, N)
+    members = [classification_metrics(labels, row)["auc"] for row in logits]
+    if len(logits) == 1:
+        return members[0], members
+    return classification_metrics(labels, logits.mean(axis=0))["auc"], members
 
 
 def _epoch_parts(

@@ -24,7 +24,7 @@ from eventlift.config import ModelConfig
 
 log = logging.getLogger(__name__)
 
-__all__ = ["EventTransformer", "bfloat16_is_faster"]
+__all__ = ["EventEncoder", "EventTransformer", "bfloat16_is_faster"]
 
 
 @functools.cache
@@ -104,7 +104,7 @@ class EncoderBlock(nn.Module):
             nn.Linear(config.d_ff, config.d_model),
         )
         self.norm_feed_forward = nn.LayerNorm(config.d_model)
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = nn.Dropout(config.dropout_rate)
 
     def forward(self, x: Tensor, keep: Tensor, need_weights: bool = False, cls_only: bool = False):
         """(B, T, D) -> (B, T, D), or (B, 1, D) for ``[CLS]`` alone with ``cls_only``."""
@@ -116,20 +116,18 @@ class EncoderBlock(nn.Module):
         return x, weights
 
 
-class EventTransformer(nn.Module):
-    """Conversion classifier over event sequences.
+class EventEncoder(nn.Module):
+    """One member of the classifier: embeddings, encoder blocks and a ``[CLS]`` head.
 
     Parameters
     ----------
-    config : model sizes and dropout.
+    config : model sizes and dropout (``"auto"`` values read as on a large log).
     vocab_sizes : number of ids per categorical input: ``event``, ``category``, ``store``.
     max_len : longest sequence (positions 1..max_len get an embedding each).
     """
 
     def __init__(self, config: ModelConfig, vocab_sizes: dict[str, int], max_len: int) -> None:
         super().__init__()
-        self.config = config
-        self.max_len = max_len
         width = config.d_model
         self.event_embedding = nn.Embedding(vocab_sizes["event"], width, padding_idx=0)
         self.category_embedding = nn.Embedding(vocab_sizes["category"], width, padding_idx=0)
@@ -137,7 +135,7 @@ class EventTransformer(nn.Module):
         self.position_embedding = nn.Embedding(max_len, width)
         self.gap_embedding = nn.Embedding(config.gap_buckets, width)
         self.cls = nn.Parameter(torch.zeros(1, 1, width))
-        self.input_dropout = nn.Dropout(config.dropout)
+        self.input_dropout = nn.Dropout(config.dropout_rate)
         self.blocks = nn.ModuleList(EncoderBlock(config) for _ in range(config.n_layers))
         self.head = nn.Linear(width, 1)
         self._init_weights()
@@ -149,24 +147,6 @@ class EventTransformer(nn.Module):
                 if module.padding_idx is not None:
                     nn.init.zeros_(module.weight[module.padding_idx])
         nn.init.normal_(self.cls, std=0.02)
-
-    def autocast(self, *, backward: bool = False) -> AbstractContextManager:
-        """The precision context of one pass: bfloat16 autocast or nothing (float32).
-
-        ``[model] precision``: ``"float32"`` never autocasts; ``"bfloat16"`` autocasts
-        forward-only passes on any device and training passes on CUDA; ``"auto"`` does the same
-        where bfloat16 is faster (CUDA with bfloat16 support, or a CPU on which a one-off probe
-        finds bfloat16 matmuls faster than float32 ones; CPUs without native bfloat16 emulate it
-        many times slower). Backward passes stay float32 on CPUs: their bfloat16 kernels were
-        slower than float32 ones wherever measured.
-        """
-        device = self.cls.device
-        precision = self.config.precision
-        if precision == "float32" or (backward and device.type != "cuda"):
-            return nullcontext()
-        if precision == "auto" and not bfloat16_is_faster(device.type):
-            return nullcontext()
-        return torch.autocast(device.type, dtype=torch.bfloat16)
 
     def embed(self, batch: dict[str, Tensor]) -> Tensor:
         """Summed input vector of every event: (B, T) ids -> (B, T, D)."""
@@ -183,11 +163,7 @@ class EventTransformer(nn.Module):
     def logits_from_embeddings(
         self, x: Tensor, keep: Tensor, need_weights: bool = False
     ) -> tuple[Tensor, list[Tensor]]:
-        """Encode summed event vectors (B, T, D) with mask ``keep`` (B, T) -> logits (B,).
-
-        Also returns each layer's attention weights (B, H, T+1, T+1) when ``need_weights``;
-        index 0 along the last two axes is ``[CLS]``.
-        """
+        """Encode summed event vectors (B, T, D) with mask ``keep`` (B, T) -> logits (B,)."""
         batch = x.shape[0]
         hidden = torch.cat([self.cls.expand(batch, -1, -1), x], dim=1)  # (B, T+1, D)
         keep = torch.cat([keep.new_ones(batch, 1), keep], dim=1)  # (B, T+1)
@@ -204,7 +180,83 @@ class EventTransformer(nn.Module):
         logits = self.head(hidden[:, 0]).squeeze(-1)  # (B,)
         return logits, attention
 
-    def forward(self, batch: dict[str, Tensor]) -> Tensor:
-        """Conversion logit of each session in ``batch`` -> (B,)."""
-        logits, _ = self.logits_from_embeddings(self.embed(batch), batch["keep"])
+
+class EventTransformer(nn.Module):
+    """Conversion classifier over event sequences: the mean logit of one or more members.
+
+    Members (``[model] members``) are encoders of the same shape started from different draws
+    of the seeded generator and trained side by side on the same batches, each on its own loss
+    (:func:`eventlift.model.trainer.train`): a seed average that lowers the variance of small
+    logs' models. To attribution the members look like one model whose event vectors are the
+    members' vectors side by side, (B, T, members x D): the mean logit is a sum over members,
+    so gradient x input and integrated gradients of the ensemble are the mean of the members'.
+
+    Parameters
+    ----------
+    config : model sizes, dropout and members (``"auto"`` values read as on a large log).
+    vocab_sizes : number of ids per categorical input: ``event``, ``category``, ``store``.
+    max_len : longest sequence (positions 1..max_len get an embedding each).
+    """
+
+    def __init__(self, config: ModelConfig, vocab_sizes: dict[str, int], max_len: int) -> None:
+        super().__init__()
+        self.config = config
+        self.max_len = max_len
+        self.vocab_sizes = {name: int(size) for name, size in vocab_sizes.items()}
+        self.members = nn.ModuleList(
+            EventEncoder(config, vocab_sizes, max_len) for _ in range(config.member_count)
+        )
+
+    def autocast(self, *, backward: bool = False) -> AbstractContextManager:
+        """The precision context of one pass: bfloat16 autocast or nothing (float32).
+
+        ``[model] precision``: ``"float32"`` never autocasts; ``"bfloat16"`` autocasts
+        forward-only passes on any device and training passes on CUDA; ``"auto"`` does the same
+        where bfloat16 is faster (CUDA with bfloat16 support, or a CPU on which a one-off probe
+        finds bfloat16 matmuls faster than float32 ones; CPUs without native bfloat16 emulate it
+        many times slower). Backward passes stay float32 on CPUs: their bfloat16 kernels were
+        slower than float32 ones wherever measured.
+        """
+        device = self.members[0].cls.device
+        precision = self.config.precision
+        if precision == "float32" or (backward and device.type != "cuda"):
+            return nullcontext()
+        if precision == "auto" and not bfloat16_is_faster(device.type):
+            return nullcontext()
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+
+    def embed(self, batch: dict[str, Tensor]) -> Tensor:
+        """Summed input vectors of every event, the members' side by side: (B, T, members x D)."""
+        if len(self.members) == 1:
+            return self.members[0].embed(batch)
+        return torch.cat([member.embed(batch) for member in self.members], dim=-1)
+
+    def logits_from_embeddings(
+        self, x: Tensor, keep: Tensor, need_weights: bool = False, *, per_member: bool = False
+    ) -> tuple[Tensor, list[Tensor]]:
+        """Encode summed event vectors (B, T, members x D) with mask ``keep`` (B, T) -> logits.
+
+        Logits are the members' mean (B,), or each member's (members, B) with ``per_member``.
+        Also returns each layer's attention weights (B, H, T+1, T+1), the members' mean, when
+        ``need_weights``; index 0 along the last two axes is ``[CLS]``.
+        """
+        if len(self.members) == 1:
+            logits, attention = self.members[0].logits_from_embeddings(x, keep, need_weights)
+            return (logits[None] if per_member else logits), attention
+        outputs = [
+            member.logits_from_embeddings(part, keep, need_weights)
+            for member, part in zip(self.members, x.chunk(len(self.members), dim=-1), strict=True)
+        ]
+        logits = torch.stack([member_logits for member_logits, _ in outputs])  # (members, B)
+        attention = [
+            torch.stack(layer).mean(dim=0)
+            for layer in zip(*(maps for _, maps in outputs), strict=True)
+        ]
+        return (logits if per_member else logits.mean(dim=0)), attention
+
+    def forward(self, batch: dict[str, Tensor], *, per_member: bool = False) -> Tensor:
+        """Conversion logit of each session in ``batch`` -> (B,), or (members, B)."""
+        logits, _ = self.logits_from_embeddings(
+            self.embed(batch), batch["keep"], per_member=per_member
+        )
         return logits

@@ -211,6 +211,9 @@ def _metrics(mode: str, summary: Mapping[str, Any]) -> str:
     ]
     table = html_table(["model", *(header for _, header in METRICS)], rows)
     epoch = f" Best epoch: {format_value(metrics.get('best_epoch'))}."
+    why = (summary.get("capacity") or {}).get("why")
+    if why:  # how the model was sized for this log
+        epoch += f" Model: {why}."
     verdict = summary.get("baseline_verdict") or {}
     if verdict.get("message"):
         heading = _heading(mode, "metrics", "Model vs baselines")

@@ -42,11 +42,7 @@ def pack_model(model: EventTransformer) -> dict[str, Any]:
     weights = save(state)
     description = {
         "model_config": asdict(model.config),
-        "vocab_sizes": {
-            "event": model.event_embedding.num_embeddings,
-            "category": model.category_embedding.num_embeddings,
-            "store": model.store_embedding.num_embeddings,
-        },
+        "vocab_sizes": model.vocab_sizes,
         "max_len": int(model.max_len),
     }
     digest = hashlib.sha256(weights + json.dumps(description, sort_keys=True).encode()).hexdigest()

@@ -29,6 +29,7 @@ from eventlift.core.output_names import file_stem, table_stem
 from eventlift.core.timer import StageTimer
 from eventlift.core.versions import package_versions
 from eventlift.exceptions import ConfigError
+from eventlift.model.capacity import settle_capacity
 from eventlift.model.trainer import TrainResult
 from eventlift.model.transformer import EventTransformer
 from eventlift.spark.prepare import SparkSessions
@@ -73,6 +74,7 @@ def run(
     """
     from eventlift.spark.canonical import load_events, to_canonical
     from eventlift.spark.prepare import prepare_sessions
+    from eventlift.spark.train import training_sessions
 
     settings = settings or SparkSettings()
     mode = mode or config.output.modes[0]
@@ -86,12 +88,14 @@ def run(
     with timer.stage("sessions"):
         prepared = prepare_sessions(canonical, config, mode, source=label)
     config = prepared.config  # a left-out [columns] session_id settled against the input
+    config, capacity = settle_capacity(config, training_sessions(prepared, settings))
     with timer.stage("train"):
         model, training = _train(prepared, config, settings, mode)
     tables, metrics, skipped = _explain(spark, prepared, model, config, settings, timer, training)
     summary, removal = _checked_summary(
         spark, prepared, model, config, settings, timer, training, tables, metrics, skipped, mode
     )
+    summary["capacity"] = capacity
     result = SparkRunResult(mode, tables, model, summary)
     if write:
         with timer.stage("write"):

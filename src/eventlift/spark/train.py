@@ -44,6 +44,7 @@ __all__ = [
     "session_order",
     "train_distributed",
     "train_on_driver",
+    "training_sessions",
 ]
 
 _COLUMNS = ["session_id", "converted", "n_events", "split", *ID_COLUMNS]
@@ -53,6 +54,12 @@ def sample_share(prepared: SparkSessions, splits: Sequence[str], limit: int) -> 
     """The share of the sessions of ``splits`` to keep so that about ``limit`` remain (0: all)."""
     total = sum(prepared.split_counts[split]["sessions"] for split in splits)
     return min(1.0, limit / total) if limit and total else 1.0
+
+
+def training_sessions(prepared: SparkSessions, settings: SparkSettings) -> int:
+    """About how many training sessions the model trains on: the split's, or its sampled share."""
+    share = sample_share(prepared, SPLITS[:2], settings.sample_sessions)
+    return round(prepared.split_counts["train"]["sessions"] * share)
 
 
 def hash_sample(

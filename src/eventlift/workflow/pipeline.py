@@ -30,6 +30,7 @@ from eventlift.data.readers import read_events, read_stores
 from eventlift.data.sessions import SessionData
 from eventlift.exceptions import ConfigError
 from eventlift.model.batching import select_device
+from eventlift.model.capacity import settle_capacity
 from eventlift.model.trainer import (
     TrainResult,
     classification_metrics,
@@ -200,6 +201,7 @@ def run_prepared(
         data, split, encoded = prepare_sessions(
             frame, config, mode, source=config.input.path or "input"
         )
+    config, capacity = settle_capacity(config, len(encoded.indices("train")))
     device = select_device(config.train.device)
     model, training, metrics, test_logits = _train_and_evaluate(
         encoded, config, timer, device, progress
@@ -243,6 +245,7 @@ def run_prepared(
     funnel_share, skipped = checks.pop("funnel_share"), checks.pop("skipped_outputs")
     result.summary = build_summary(result, config, training, timer.seconds)
     result.summary["baseline_verdict"] = verdict
+    result.summary["capacity"] = capacity
     result.summary.update(checks)
     result.summary["attribution"].update(funnel_share)
     result.summary["skipped_outputs"] = skipped
