@@ -141,8 +141,8 @@ def test_run_summary_holds_baselines_and_faithfulness(result):
     assert verdict["ci_low"] < verdict["difference"] < verdict["ci_high"]
     by_split = summary["counts"]["sessions_by_split"]
     assert sum(split["sessions"] for split in by_split.values()) == summary["counts"]["sessions"]
-    # the model sized by the local rule, from the sessions it trained on
-    assert summary["capacity"]["training_sessions"] == by_split["train"]["sessions"]
+    # the model sized by the local rule, from the (sampled) sessions it trained on
+    assert 0 < summary["capacity"]["training_sessions"] <= by_split["train"]["sessions"]
     assert summary["config"]["model"]["members"] == summary["capacity"]["members"]
 
 

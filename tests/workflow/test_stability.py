@@ -10,6 +10,7 @@ import pytest
 
 import eventlift
 from eventlift.exceptions import ConfigError
+from eventlift.model.capacity import settle_capacity
 from eventlift.workflow.stability import seed_lifts
 from support.logs import random_log
 
@@ -61,7 +62,8 @@ def test_a_retrained_seed_reproduces_the_run(stable_run, tmp_path):
     # Training with the run's own seed on the same split must give the run's lift again: the
     # stability columns compare models, not the randomness of the comparison itself.
     result, _ = stable_run
-    config = _config(tmp_path)
+    # the run sized its model for the log: the retrained seed gets the same settled config
+    config, _ = settle_capacity(_config(tmp_path), len(result.encoded.indices("train")))
     lifts, auc = seed_lifts(
         result.sessions, result.session_table["split"], result.encoded, config, seed=5
     )
