@@ -19,6 +19,7 @@ import eventlift
 from eventlift.config import Config
 from eventlift.core.output_names import OUTPUT_NAMES
 from eventlift.exceptions import ConfigError, DataError
+from eventlift.model.capacity import settle_capacity
 from eventlift.sinks.runs import RUNS_COLUMNS, config_hash, data_fingerprint, run_record
 from eventlift.sinks.warehouse import write_result_tables, write_warehouse_tables
 from eventlift.workflow.outputs import write_outputs
@@ -164,7 +165,8 @@ def test_runs_table_gains_one_row_per_run(two_runs, pg_url, module_schema):
     now = pd.Timestamp.now(tz="UTC")
     for (_, row), result in zip(runs.iterrows(), (first, second), strict=True):
         assert row["mode"] == "no_funnel"
-        assert row["config_hash"] == config_hash(config)
+        settled, _ = settle_capacity(config, result.summary["capacity"]["training_sessions"])
+        assert row["config_hash"] == config_hash(settled)  # the configuration the run used
         fingerprint = data_fingerprint(result.summary["counts"], result.event_level())
         assert row["data_fingerprint"] == fingerprint
         assert row["test_auc"] == result.metrics["test_auc"]
