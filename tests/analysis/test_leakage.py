@@ -195,7 +195,9 @@ def test_to_dict_is_json_ready():
         "only_in_converted",
         "reason",
         "fix",
+        "rules",
     }
+    assert finding["rules"] == ["presence"]
     assert not math.isnan(finding["auc"])
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,9 +30,12 @@ from eventlift.exceptions import ConfigError
 
 __all__ = [
     "LeakFinding",
+    "describe_finding",
     "detect_leaks",
     "flag_leaks",
+    "percent",
     "presence_aucs",
+    "score_events",
     "single_event_aucs",
     "summary_records",
 ]
@@ -66,6 +69,9 @@ class LeakFinding:
         A plain sentence with the figures behind the finding.
     fix
         The config change that removes the event, e.g. ``add "cart" to [sessions] funnel_events``.
+    rules
+        The rules that named it: ``"presence"`` (this module), ``"late"`` and ``"gain"``
+        (:mod:`eventlift.analysis.leak_rules`).
     """
 
     event: str
@@ -75,10 +81,11 @@ class LeakFinding:
     only_in_converted: bool
     reason: str
     fix: str
+    rules: tuple[str, ...] = ("presence",)
 
     def to_dict(self) -> dict:
         """Plain JSON-ready dict of the finding, keyed by field name."""
-        return dataclasses.asdict(self)
+        return {**dataclasses.asdict(self), "rules": list(self.rules)}
 
 
 def single_event_aucs(events: pd.DataFrame, sessions: pd.DataFrame) -> pd.DataFrame:
@@ -100,10 +107,10 @@ def single_event_aucs(events: pd.DataFrame, sessions: pd.DataFrame) -> pd.DataFr
         (``max(auc, 1 - auc)`` of presence alone; NaN when ``sessions`` lacks one class), sorted
         by ``auc`` descending, then by ``n_sessions`` descending, then by name.
     """
-    return _score_events(events, sessions)[0]
+    return score_events(events, sessions)[0]
 
 
-def _score_events(events: pd.DataFrame, sessions: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+def score_events(events: pd.DataFrame, sessions: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     """Validate the frames; return the table of :func:`single_event_aucs` and ``(S,)`` labels."""
     require_columns(events, ("session_id", "event"), "events")
     require_columns(sessions, ("session_id", "converted"), "sessions")
@@ -204,7 +211,7 @@ def detect_leaks(
     ConfigError
         ``threshold`` or ``min_sessions`` out of range.
     """
-    table, labels = _score_events(events, sessions)
+    table, labels = score_events(events, sessions)
     n_positive = int(labels.sum())
     return flag_leaks(
         table, n_positive, len(labels) - n_positive, threshold=threshold, min_sessions=min_sessions
@@ -244,7 +251,7 @@ def flag_leaks(
     flagged = (table["auc"].to_numpy() > threshold) | only_converted | only_not_converted
 
     findings = [
-        _finding(row, n_positive, n_negative, only_not_converted[index])
+        describe_finding(row, n_positive, n_negative, bool(only_not_converted[index]))
         for index, row in enumerate(table.itertuples(index=False))
         if flagged[index]
     ]
@@ -284,15 +291,23 @@ def summary_records(findings: list[LeakFinding], kept_funnel: Collection[str]) -
     return records
 
 
-def _finding(row, n_positive: int, n_negative: int, only_not_converted: bool) -> LeakFinding:
-    """Build the finding of one flagged row of :func:`single_event_aucs`."""
+def describe_finding(
+    row,
+    n_positive: int,
+    n_negative: int,
+    only_not_converted: bool,
+    evidence: Sequence[str] = (),
+    rules: tuple[str, ...] = ("presence",),
+) -> LeakFinding:
+    """The finding of one row of :func:`single_event_aucs`: its presence figures, then the
+    ``evidence`` sentences of the ``rules`` that named it."""
     share_converted = row.n_converted / n_positive
     share_other = (row.n_sessions - row.n_converted) / n_negative
     only_converted = bool(row.n_converted == row.n_sessions)
     conversion_like = only_converted and share_converted >= CONVERSION_LIKE_SHARE
 
     reason = (
-        f"present in {_percent(share_converted)} of converted and {_percent(share_other)} of "
+        f"present in {percent(share_converted)} of converted and {percent(share_other)} of "
         f"non-converted sessions ({row.n_sessions} sessions)"
     )
     if only_converted:
@@ -302,6 +317,7 @@ def _finding(row, n_positive: int, n_negative: int, only_not_converted: bool) ->
     reason += f"; presence alone gives AUC {row.auc:.2f}"
     if conversion_like:
         reason += "; it looks like the conversion itself"
+    reason = "; ".join([reason, *evidence])
     key = "conversion_events" if conversion_like else "funnel_events"
     return LeakFinding(
         event=row.event,
@@ -311,10 +327,11 @@ def _finding(row, n_positive: int, n_negative: int, only_not_converted: bool) ->
         only_in_converted=only_converted,
         reason=reason,
         fix=f"add {json.dumps(row.event)} to [sessions] {key}",
+        rules=rules,
     )
 
 
-def _percent(share: float) -> str:
+def percent(share: float) -> str:
     """``0.912`` -> ``"91 %"``; shares below 1 % keep a decimal so that they do not read 0."""
     value = 100.0 * share
     return f"{value:.1f} %" if 0.0 < value < 1.0 else f"{value:.0f} %"
