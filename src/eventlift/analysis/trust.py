@@ -14,8 +14,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from eventlift.analysis.leakage import detect_leaks, summary_records
+from eventlift.analysis.leak_rules import find_funnel_leaks
+from eventlift.analysis.leakage import summary_records
 from eventlift.analysis.multitouch import CREDIT_COLUMNS, multitouch_credit, rank_agreement
+from eventlift.analysis.session_end import session_end_counts, session_end_probe
 from eventlift.attribution import AttributionResult
 from eventlift.attribution.faithfulness import event_type_removal, faithfulness
 from eventlift.config import Config
@@ -64,12 +66,21 @@ def triangulation(
     return table, agreement
 
 
-def find_leaks(data: SessionData, sessions: pd.DataFrame, config: Config) -> list[dict]:
-    """The single-event leakage probe on the training split, as run-summary records."""
+def find_leaks(
+    data: SessionData, sessions: pd.DataFrame, config: Config
+) -> tuple[list[dict], dict]:
+    """The leak rules and the session-end probe on the training split, for the run summary.
+
+    Returns the findings as run-summary records (:func:`summary_records`) and the
+    ``session_end`` entry (:func:`session_end_probe`), measured without the events found.
+    """
     train_sessions = sessions[sessions["split"] == "train"]
     events = data.events[data.events["session_id"].isin(train_sessions["session_id"])]
     funnel = FunnelRule.from_config(config.sessions).events_found(events)
-    return summary_records(detect_leaks(events, train_sessions), set(funnel))
+    findings, _ = find_funnel_leaks(events, train_sessions, config.train.seed)
+    named = {finding.event for finding in findings}
+    counts = session_end_counts(events, train_sessions, named)
+    return summary_records(findings, set(funnel)), session_end_probe(*counts, named)
 
 
 def trust_checks(

@@ -219,7 +219,7 @@ def run_prepared(
         test_labels = encoded.labels[encoded.indices("test")]
         verdict = verdict_against_baseline(test_labels, test_logits, baselines, baseline_scores)
     with timer.stage("leakage"):
-        leakage = find_leaks(data, labelled, config)
+        leakage, session_end = find_leaks(data, labelled, config)
     scores, tables, checks = _explain(
         model, data, split, encoded, labelled, config, stores, timer, device, progress
     )
@@ -245,6 +245,7 @@ def run_prepared(
     funnel_share, skipped = checks.pop("funnel_share"), checks.pop("skipped_outputs")
     result.summary = build_summary(result, config, training, timer.seconds)
     result.summary["baseline_verdict"] = verdict
+    result.summary["session_end"] = session_end
     result.summary["capacity"] = capacity
     result.summary.update(checks)
     result.summary["attribution"].update(funnel_share)
