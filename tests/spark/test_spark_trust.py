@@ -46,13 +46,15 @@ def case(tmp_path_factory):
     labelled = data.sessions.assign(split=split.to_numpy())
     train = labelled[labelled["split"] == "train"]
     train_events = data.events[data.events["session_id"].isin(train["session_id"])]
+    leaks, session_end = find_leaks(data, labelled, config)
     return {
         "events": events,
         "config": config,
         "train": train,
         "train_events": train_events,
         "aucs": single_event_aucs(train_events, train),
-        "leaks": find_leaks(data, labelled, config),
+        "leaks": leaks,
+        "session_end": session_end,
     }
 
 
@@ -83,7 +85,8 @@ def test_presence_aucs_of_every_event_match_the_local_probe(spark, case):
         vocabularies={},
         split_counts={"train": {"sessions": len(train), "converted": converted}},
     )
-    table, records = probe_leaks(prepared, case["config"], MODE)
+    table, records, session_end = probe_leaks(prepared, case["config"], MODE)
+    assert session_end == case["session_end"]
     expected = case["aucs"]
     assert table["event"].tolist() == expected["event"].tolist()
     for column in ("n_sessions", "n_converted"):
@@ -107,7 +110,9 @@ def test_funnel_steps_are_recognised_by_category_and_by_name_before_a_detail(spa
         pd.DataFrame(rows, columns=["session_id", "converted", "split", "events", "categories"])
     )
     split_counts = {"train": {"sessions": 40, "converted": 20}}
-    table, records = probe_leaks(SparkSessions(frame, {}, split_counts=split_counts), config, MODE)
+    table, records, _ = probe_leaks(
+        SparkSessions(frame, {}, split_counts=split_counts), config, MODE
+    )
     kept = {r["event"] for r in records if "configured funnel event" in r["fix"]}
     assert set(table.loc[table["funnel"], "event"]) == {"cart - big", "pay"}
     assert {r["event"] for r in records} == {"cart - big", "cartography - x", "pay"}
@@ -118,6 +123,7 @@ def test_run_summary_names_the_local_leaks(result, case):
     findings = result.summary["leakage"]
     assert {finding["event"] for finding in findings} == set(FUNNEL_EVENTS)
     _assert_same_findings(findings, case["leaks"])
+    assert result.summary["session_end"] == case["session_end"]
     aucs = case["aucs"].set_index("event")["auc"]
     for finding in findings:
         assert abs(finding["auc"] - aucs[finding["event"]]) < 1e-9

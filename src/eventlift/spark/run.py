@@ -192,7 +192,7 @@ def _checked_summary(
     from eventlift.workflow.summary import summary_core
 
     with timer.stage("leakage"):
-        presence, leakage = probe_leaks(prepared, config, mode)
+        presence, leakage, session_end = probe_leaks(prepared, config, mode)
     with timer.stage("baselines"):
         baselines, test = fit_baselines_spark(prepared, config, settings)
         verdict = _verdict(tables["event_level"], baselines, test)
@@ -210,7 +210,7 @@ def _checked_summary(
         versions=package_versions(spark=spark.version),
     )
     summary.update(engine="spark", spark=settings.__dict__, baseline_verdict=verdict)
-    summary.update(**checks, skipped_outputs=skipped)
+    summary.update(**checks, skipped_outputs=skipped, session_end=session_end)
     if mode == "with_funnel":  # the funnel steps the sessions kept, as the local summary lists
         summary["attribution"]["funnel_events"] = sorted(presence.loc[presence["funnel"], "event"])
     summary["warnings"] = run_warnings(summary, tables["event_type"].limit(2).toPandas(), config)

@@ -4,9 +4,12 @@ Each check reuses the local code on what the driver can hold:
 
 - **Leakage**: the presence AUC of an event depends only on how many training
   sessions hold it and how many of those converted, so one Spark aggregation counts them and
-  :func:`~eventlift.analysis.leakage.presence_aucs` and
-  :func:`~eventlift.analysis.leakage.flag_leaks` score them: the same figures and findings as the
-  local path, from counts alone.
+  :func:`~eventlift.analysis.leakage.presence_aucs` scores them. The late and gain rules
+  (:mod:`eventlift.analysis.leak_rules`) read event sequences, so the driver collects at most
+  ``SAMPLE_PER_CLASS`` training sessions of each outcome (all of them on logs that small, as
+  locally) and :func:`~eventlift.analysis.leak_rules.name_leaks` names the leaks. The
+  session-end probe needs only sessions per length and per last event by outcome: two more
+  aggregations.
 - **Baselines**: :func:`~eventlift.analysis.baselines.fit_baselines` needs every
   feature row in memory, so it runs on the driver on a seeded sample: the share of training and
   validation sessions the model is trained on (``[spark] sample_sessions``; all when 0), applied
@@ -23,10 +26,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from eventlift.analysis.baselines import fit_baselines
-from eventlift.analysis.leakage import flag_leaks, presence_aucs, summary_records
+from eventlift.analysis.leak_rules import SAMPLE_PER_CLASS, ProbeSample, name_leaks
+from eventlift.analysis.leakage import presence_aucs, summary_records
+from eventlift.analysis.session_end import session_end_probe
 from eventlift.analysis.trust import faithfulness_scorecard
 from eventlift.config import Config
 from eventlift.data.funnel import FunnelRule
@@ -41,21 +47,75 @@ __all__ = ["fit_baselines_spark", "probe_leaks", "score_faithfulness"]
 
 def probe_leaks(
     prepared: SparkSessions, config: Config, mode: str
-) -> tuple[pd.DataFrame, list[dict]]:
-    """The single-event leakage probe on the training split, as the local run reports it.
+) -> tuple[pd.DataFrame, list[dict], dict]:
+    """The leak rules and the session-end probe on the training split, as the local run has them.
 
     Returns the table of :func:`~eventlift.analysis.leakage.single_event_aucs` over the training
     sessions, with a ``funnel`` column marking the configured funnel steps the sessions kept
-    (``with_funnel`` mode; all False otherwise), and the findings as run-summary records.
+    (``with_funnel`` mode; all False otherwise), the findings as run-summary records, and the
+    ``session_end`` entry measured without the events found.
     """
     counts = _presence_counts(prepared.sessions, config, mode)
     train = prepared.split_counts[SPLITS[0]]
     n_positive, n_negative = train["converted"], train["sessions"] - train["converted"]
     table = presence_aucs(counts, n_positive, n_negative)
-    findings = flag_leaks(table, n_positive, n_negative)
+    sample = _probe_sample(prepared, config)
+    findings = name_leaks(table, n_positive, n_negative, sample, config.train.seed)
     kept_funnel = set(counts.loc[counts["funnel"], "event"])
     table["funnel"] = table["event"].isin(kept_funnel).to_numpy()
-    return table, summary_records(findings, kept_funnel)
+    named = {finding.event for finding in findings}
+    session_end = session_end_probe(*_session_end_counts(prepared.sessions, named), named)
+    return table, summary_records(findings, kept_funnel), session_end
+
+
+def _probe_sample(prepared: SparkSessions, config: Config) -> ProbeSample:
+    """About ``SAMPLE_PER_CLASS`` training sessions of each outcome, collected in local order.
+
+    Each outcome keeps the share of its sessions that leaves about that many, chosen by the
+    seeded hash of the id; below that size every training session is kept, as locally.
+    """
+    from pyspark.sql import functions as F
+
+    train = prepared.split_counts[SPLITS[0]]
+    shares = {
+        True: min(1.0, SAMPLE_PER_CLASS / max(train["converted"], 1)),
+        False: min(1.0, SAMPLE_PER_CLASS / max(train["sessions"] - train["converted"], 1)),
+    }
+    chosen = prepared.sessions.filter(F.col("split") == SPLITS[0])
+    if min(shares.values()) < 1.0:
+        unit = (F.abs(F.xxhash64("session_id", F.lit(config.train.seed))) % 1_000_000) / 1_000_000
+        share = F.when(F.col("converted"), shares[True]).otherwise(shares[False])
+        chosen = chosen.filter(unit < share)
+    order = session_order(prepared.config or config)
+    frame = chosen.select("session_id", "converted", "events").orderBy(*order).toPandas()
+    sequences = [np.asarray(events, dtype=object) for events in frame["events"]]
+    return ProbeSample(sequences, frame["converted"].to_numpy(dtype=bool))
+
+
+def _session_end_counts(sessions: Any, excluded: set[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Training sessions per length and per last event by outcome, without ``excluded`` events,
+    as :func:`~eventlift.analysis.session_end.session_end_counts` counts them."""
+    from pyspark.sql import functions as F
+
+    kept = F.col("events")
+    if excluded:
+        aside = F.array(*[F.lit(event) for event in sorted(excluded)])
+        kept = F.filter(kept, lambda name: ~F.array_contains(aside, name))
+    train = sessions.filter(F.col("split") == SPLITS[0]).select(
+        F.col("converted"),
+        F.size(kept).alias("length"),
+        F.when(F.size(kept) > 0, F.element_at(kept, -1)).otherwise(F.lit("")).alias("last"),
+    )
+
+    def by_outcome(column: str) -> pd.DataFrame:
+        grouped = train.groupBy(column).agg(
+            F.sum(F.col("converted").cast("long")).alias("n_converted"),
+            F.sum((~F.col("converted")).cast("long")).alias("n_other"),
+        )
+        frame = grouped.orderBy(column).toPandas().rename(columns={column: "value"})
+        return frame.astype({"n_converted": np.int64, "n_other": np.int64})
+
+    return by_outcome("length"), by_outcome("last")
 
 
 def _presence_counts(sessions: Any, config: Config, mode: str) -> pd.DataFrame:
