@@ -114,6 +114,12 @@ class SessionsConfig:
     max_len: int = 50
     truncate: Literal["head", "tail"] = "head"
     use_event_detail: bool = False  # token becomes "event - detail"
+    # how much of each session the model sees (eventlift.data.windows): "full"; "prefix" (the
+    # first window_events events and/or window_minutes minutes of every session); "matched"
+    # (non-converted sessions cut at the lengths where converted ones were cut)
+    window: Literal["full", "prefix", "matched"] = "full"
+    window_events: int | None = None
+    window_minutes: float | None = None
 
 
 @dataclass(frozen=True)
@@ -320,6 +326,7 @@ class Config:
                 f"{self.input.max_sessions}."
             )
         self._check_input()
+        self._check_window()
         if not 0 <= self.model.dropout_rate < 1:
             raise ConfigError(
                 f'[model] dropout must be "auto" or in [0, 1), got {self.model.dropout}.'
@@ -340,6 +347,26 @@ class Config:
                 "postgresql+psycopg://user@host:5432/analytics to run it against."
             )
         self._check_databases()
+
+    def _check_window(self) -> None:
+        """A prefix has a size; the sizes belong to the prefix window only."""
+        sessions = self.sessions
+        sizes = {"window_events": sessions.window_events, "window_minutes": sessions.window_minutes}
+        given = {key: value for key, value in sizes.items() if value is not None}
+        if sessions.window != "prefix" and given:
+            raise ConfigError(
+                f'[sessions] {", ".join(given)} applies only to window = "prefix"; this config '
+                f'has window = {sessions.window!r}. Fix: set window = "prefix" or remove it.'
+            )
+        if sessions.window == "prefix" and not given:
+            raise ConfigError(
+                '[sessions] window = "prefix" needs window_events (the first N events of every '
+                "session) or window_minutes (its first T minutes), or both; e.g. "
+                "window_events = 10."
+            )
+        for key, value in given.items():
+            if not value > 0:
+                raise ConfigError(f"[sessions] {key} must be positive, got {value}.")
 
     def _check_input(self) -> None:
         """The zone name exists and the delimiter is one character, before any file is read."""

@@ -203,9 +203,9 @@ def test_leakage_findings_carry_their_figures_and_fix(folder, page):
     assert [row["event"] for row in shown] == [finding["event"] for finding in findings]
     for row, finding in zip(shown, findings, strict=True):
         assert row["presence AUC"] == _number(finding["auc"])
-        assert row["only in converted"] == ("yes" if finding["only_in_converted"] else "no")
+        assert row["named by"] == ", ".join(finding["rules"])
         assert row["fix"] == finding["fix"]
-        assert row["why"] == finding["reason"]
+        assert row["evidence"] == finding["reason"]
 
 
 def test_faithfulness_and_triangulation(folder, page):

@@ -166,3 +166,26 @@ def test_derived_sessions_and_time_split_match(spark):
     assert prepared.vocabularies == encoded.vocabularies
     for i, ids in enumerate(rows["event_ids"]):
         assert np.array_equal(np.asarray(ids), encoded.inputs["event"][i, : len(ids)])
+
+
+@pytest.mark.parametrize(
+    "window",
+    [{"window": "prefix", "window_events": 6, "window_minutes": 4.0}, {"window": "matched"}],
+    ids=["prefix", "matched"],
+)
+def test_session_windows_match(spark, window):
+    from eventlift.spark.canonical import to_canonical
+    from eventlift.spark.prepare import prepare_sessions as spark_prepare
+
+    events = _odd_log()
+    config = demo_config("unused", seed=1).replace(
+        train={"min_count": 2}, sessions={"max_len": 20, **window}
+    )
+    data, _, encoded = prepare_sessions(read_events(events, config), config, "no_funnel")
+    prepared = spark_prepare(
+        to_canonical(spark.createDataFrame(events), config), config, "no_funnel"
+    )
+    rows = prepared.sessions.toPandas().set_index("session_id").loc[encoded.session_ids]
+    assert prepared.counts == data.counts
+    assert data.counts["windowed_sessions"] > 0
+    assert np.concatenate(rows["events"].to_list()).tolist() == data.events["event"].tolist()

@@ -21,6 +21,7 @@ from eventlift.workflow.pipeline import run_modes
 VERDICT = re.compile(
     r"^Funnel events inflate test AUC from 0\.\d\d to 0\.\d\d and take \d+ % of the attribution "
     r"in converted sessions \(\d+ % overall\); "
+    r"(the inflation comes from \w+(, \w+)*; )?"
     r"\w+ (falls from rank 1 to rank \d+|stays at rank 1)\.$"
 )
 SMALL = {
@@ -86,6 +87,13 @@ def test_verdict_and_files(both_modes):
     out, _, _, comparison = both_modes
     assert VERDICT.match(comparison.verdict), comparison.verdict
     payload = json.loads((out / "comparison.json").read_text())
+    # the funnel raised test AUC by more than 0.1: the verdict names the steps behind it
+    assert payload["auc_gain"] > 0.1
+    assert set(payload["responsible_events"]) == set(FUNNEL_EVENTS)
+    assert (
+        f"the inflation comes from {', '.join(payload['responsible_events'])};"
+        in payload["verdict"]
+    )
     assert payload["verdict"] == comparison.verdict
     assert [row["mode"] for row in payload["rows"]] == ["no_funnel", "with_funnel"]
     written = pd.read_csv(out / "outputs" / "mode_comparison.csv")

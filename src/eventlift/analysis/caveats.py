@@ -96,7 +96,7 @@ def run_warnings(
     ``attribution`` and ``baseline_verdict`` are read); ``event_type`` is the event-type table.
     Codes: ``not_better_than_counting``, ``few_conversions``, ``single_event_type``,
     ``long_sessions``, ``rare_events``, ``rare_stores``, ``no_funnel_events``,
-    ``event_detail_unmapped``.
+    ``undeclared_leaks``, ``session_end_cut``, ``event_detail_unmapped``.
     """
     counts = summary["counts"]
     found = [
@@ -106,6 +106,8 @@ def run_warnings(
         _truncated(counts, config),
         *(_rare(counts, name, config) for name in ("event", "store")),
         _no_funnel_events(summary, config),
+        _undeclared_leaks(summary, config),
+        _session_end_cut(summary),
         _detail_unmapped(config),
     ]
     return [warning for warning in found if warning is not None]
@@ -209,11 +211,7 @@ _RARE = {  # vocabulary -> (what one value is, the table that still shows every 
 
 def _no_funnel_events(summary: Mapping[str, Any], config: Config) -> dict[str, str] | None:
     """No event is a funnel event: both modes see the same events."""
-    if summary["mode"] == "no_funnel":
-        found = summary["counts"]["dropped_rows"].get("funnel_events", 0) > 0
-    else:
-        found = bool(summary["attribution"].get("funnel_events"))
-    if found:
+    if _funnel_declared(summary):
         return None
     sessions = config.sessions
     by_category = (
@@ -226,12 +224,46 @@ def _no_funnel_events(summary: Mapping[str, Any], config: Config) -> dict[str, s
         if sessions.funnel_events
         else "[sessions] funnel_events is empty"
     )
+    suggestion = summary.get("funnel_suggestion") or {}
+    advice = (
+        f"The leak rules point at {', '.join(suggestion['events'])}: if they are funnel steps, "
+        f"set {suggestion['config']}."
+        if suggestion
+        else "List the add-to-cart and checkout events in [sessions] funnel_events."
+    )
     return _warning(
         "no_funnel_events",
         f"No event is a funnel event ({by_name} and {by_category}), so no_funnel and with_funnel "
-        f"see the same events. List the add-to-cart and checkout events in [sessions] "
-        f"funnel_events.",
+        f"see the same events. {advice}",
     )
+
+
+def _funnel_declared(summary: Mapping[str, Any]) -> bool:
+    if summary["mode"] == "no_funnel":
+        return summary["counts"]["dropped_rows"].get("funnel_events", 0) > 0
+    return bool(summary["attribution"].get("funnel_events"))
+
+
+def _undeclared_leaks(summary: Mapping[str, Any], config: Config) -> dict[str, str] | None:
+    """Leaks named outside a declared funnel (without one, :func:`_no_funnel_events` says it)."""
+    suggestion = summary.get("funnel_suggestion") or {}
+    if not suggestion or not _funnel_declared(summary):
+        return None
+    return _warning(
+        "undeclared_leaks",
+        f"The leak rules name {', '.join(suggestion['events'])}, which [sessions] does not "
+        f"declare as funnel steps (see Likely leaks for the evidence). If they are funnel "
+        f"steps, set {suggestion['config']}.",
+    )
+
+
+def _session_end_cut(summary: Mapping[str, Any]) -> dict[str, str] | None:
+    """Session length or the last event carries the label: the cut at conversion."""
+    entry = summary.get("session_end") or {}
+    if not entry.get("flagged"):
+        return None
+    reason = entry["reason"][0].upper() + entry["reason"][1:]
+    return _warning("session_end_cut", f"{reason}. To remove it, {entry['fix']}.")
 
 
 def _detail_unmapped(config: Config) -> dict[str, str] | None:

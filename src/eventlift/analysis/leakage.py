@@ -26,6 +26,7 @@ import pandas as pd
 from scipy import sparse
 
 from eventlift.analysis.frames import require_columns, session_labels
+from eventlift.data.funnel import DETAIL_SEPARATOR
 from eventlift.exceptions import ConfigError
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "presence_aucs",
     "score_events",
     "single_event_aucs",
+    "suggest_funnel",
     "summary_records",
 ]
 
@@ -277,7 +279,8 @@ def summary_records(findings: list[LeakFinding], kept_funnel: Collection[str]) -
 
     In ``with_funnel`` mode the funnel events are kept on purpose, so "add it to funnel_events"
     would repeat the config; ``kept_funnel`` names those events, and their fix points to the
-    ``no_funnel`` run, which excludes them.
+    ``no_funnel`` run, which excludes them. Each record says whether it is one
+    (``configured_funnel``).
     """
     records = []
     for finding in findings:
@@ -287,8 +290,30 @@ def summary_records(findings: list[LeakFinding], kept_funnel: Collection[str]) -
                 f"{record['event']!r} is a configured funnel event, kept because this run is "
                 f"with_funnel; read the no_funnel run, which excludes it."
             )
+        record["configured_funnel"] = record["event"] in kept_funnel
         records.append(record)
     return records
+
+
+def suggest_funnel(records: Sequence[dict], funnel_events: Sequence[str], detail: bool) -> dict:
+    """The ``[sessions] funnel_events`` line that declares the named leaks not yet declared.
+
+    ``records`` are :func:`summary_records`; ``funnel_events`` the configured names; with
+    ``detail`` (``use_event_detail``) tokens read ``"name - detail"`` and the name is suggested,
+    as the funnel rule matches names. Returns ``events`` (the new names, in the order found)
+    and ``config`` (the line with the configured names first); ``{}`` when nothing is new.
+    """
+    new: list[str] = []
+    for record in records:
+        if record.get("configured_funnel"):
+            continue
+        name = record["event"].split(DETAIL_SEPARATOR)[0] if detail else record["event"]
+        if name not in funnel_events and name not in new:
+            new.append(name)
+    if not new:
+        return {}
+    listed = ", ".join(json.dumps(name) for name in [*funnel_events, *new])
+    return {"events": new, "config": f"[sessions] funnel_events = [{listed}]"}
 
 
 def describe_finding(

@@ -68,6 +68,20 @@ def _capacity_rows(capacity: dict) -> list[tuple[str, str]]:
     ]
 
 
+def _session_end_rows(entry: dict) -> list[tuple[str, str]]:
+    """What session length and the last event alone predict; the warnings say when it leaks."""
+    if not entry:
+        return []
+    side = "shorter" if entry["converted_shorter"] else "longer"
+    return [
+        (
+            "length / last-event AUC",
+            f"{_number(entry['length_auc'])} (converted {side}) / "
+            f"{_number(entry['last_event_auc'])}",
+        )
+    ]
+
+
 def run_table(result: RunResult, top_n: int = 5) -> Table:
     """Metrics and the top events by lift for one mode."""
     counts = result.summary["counts"]
@@ -84,6 +98,7 @@ def run_table(result: RunResult, top_n: int = 5) -> Table:
         ("best epoch", str(result.metrics["best_epoch"])),
         *_capacity_rows(result.summary.get("capacity") or {}),
         ("likely leaks", ", ".join(f["event"] for f in result.leakage) or "none"),
+        *_session_end_rows(result.summary.get("session_end") or {}),
     ]
     stability = result.summary.get("seed_stability")
     if stability:

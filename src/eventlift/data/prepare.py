@@ -71,7 +71,9 @@ def prepare_sessions(
             config.train.seed,
             key="user_id" if derived else "session_id",
         )
-    data = build_sessions(events, config.sessions, config.columns, mode=mode, source=source)
+    data = build_sessions(
+        events, config.sessions, config.columns, mode=mode, source=source, seed=config.train.seed
+    )
     # a malformed line is a row of the input too: rows_read = events + every dropped row
     data.counts["dropped_rows"]["malformed_lines"] = read.malformed_lines
     data.counts["rows_read"] += read.malformed_lines

@@ -10,7 +10,9 @@ say exactly where the data went. The rules, in order:
 3. a session converts when it holds a conversion event; events at and after the first conversion
    are removed (``at_or_after_conversion``); sessions that start with the conversion are dropped;
 4. in ``no_funnel`` mode funnel events are removed; sessions left empty are dropped;
-5. sessions longer than ``max_len`` keep their first (``head``) or last (``tail``) events.
+5. with ``window = "prefix"`` or ``"matched"`` events past the session's window are removed
+   (``outside_window``, see :mod:`eventlift.data.windows`);
+6. sessions longer than ``max_len`` keep their first (``head``) or last (``tail``) events.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import pandas as pd
 from eventlift.config import ColumnsConfig, SessionsConfig
 from eventlift.data.categorical import as_categorical, category_mask, compact_events
 from eventlift.data.funnel import DETAIL_SEPARATOR, FunnelRule
+from eventlift.data.windows import LengthReference, matched_lengths, prefix_outside
 from eventlift.exceptions import EmptyInputError, LabelError
 
 __all__ = [
@@ -142,8 +145,9 @@ def build_sessions(
     *,
     mode: str = "no_funnel",
     source: str = "input",
+    seed: int = 0,
 ) -> SessionData:
-    """Apply the session rules (the module docstring's steps 1-5) to a canonical event frame.
+    """Apply the session rules (the module docstring's steps 1-6) to a canonical event frame.
 
     Text columns are worked on as categoricals (see :mod:`eventlift.data.categorical`), and the
     returned events keep them so: a few bytes per event whatever the length of the ids.
@@ -156,6 +160,7 @@ def build_sessions(
         is settled against ``events`` (:func:`resolve_columns`).
     mode : ``"no_funnel"`` removes funnel events, ``"with_funnel"`` keeps them.
     source : how error messages name the input.
+    seed : the draw of the ``matched`` window's cuts.
 
     Raises
     ------
@@ -203,6 +208,8 @@ def build_sessions(
             f"(dropped rows by reason: {counts['dropped_rows']})."
         )
 
+    if config.window != "full":
+        frame = _window(frame, config, counts, seed)
     frame = _truncate(frame, config, counts)
     return _finish(frame, counts, source)
 
@@ -313,6 +320,28 @@ def _label(frame: pd.DataFrame, config: SessionsConfig, counts: dict) -> pd.Data
     counts["dropped_sessions"]["starts_with_conversion"] = int(is_conversion[starts].sum())
     frame = _drop(frame, starts_with, "session_starts_with_conversion", counts)
     return _drop(frame, (within > 0)[~starts_with], "at_or_after_conversion", counts)
+
+
+def _window(frame: pd.DataFrame, config: SessionsConfig, counts: dict, seed: int) -> pd.DataFrame:
+    """Drop the events past each session's window; count the sessions it shortened."""
+    starts, lengths = _runs(frame)
+    order = _order_in_session(starts, lengths)
+    if config.window == "prefix":
+        stamps = frame["timestamp"].to_numpy()
+        elapsed = (stamps - np.repeat(stamps[starts], lengths)) / np.timedelta64(1, "s")
+        outside = prefix_outside(order, elapsed, config)
+    else:
+        converted = frame["converted"].to_numpy(dtype=bool)[starts]
+        ids = pd.Series(frame["session_id"].cat.categories[_session_codes(frame)[starts]])
+        references = (
+            LengthReference.of(lengths[converted]),
+            LengthReference.of(lengths[~converted]),
+        )
+        kept = matched_lengths(lengths, converted, ids, references, seed)
+        outside = order >= np.repeat(kept, lengths)
+    shortened = np.add.reduceat(outside, starts) > 0 if len(starts) else np.zeros(0, bool)
+    counts["windowed_sessions"] = int(shortened.sum())
+    return _drop(frame, outside, "outside_window", counts)
 
 
 def _truncate(frame: pd.DataFrame, config: SessionsConfig, counts: dict) -> pd.DataFrame:

@@ -39,7 +39,14 @@ MODE_NAME = re.compile(r"[A-Za-z0-9_]+")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 TEXT_COLUMNS = ("event", "event_category", "store_id", "store_name", "position_bucket", "method")
 NUMERIC_COLUMNS = ("n_events", "n_sessions", "lift", "lift_ci_low", "lift_ci_high", "position")
-SUMMARY_OBJECTS = ("counts", "metrics", "baselines", "attribution")
+SUMMARY_OBJECTS = (
+    "counts",
+    "metrics",
+    "baselines",
+    "attribution",
+    "session_end",
+    "funnel_suggestion",
+)
 
 STYLE = (
     "body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;color:#1d2a33;"
@@ -209,6 +216,10 @@ def _read_summary(path: Path, mode: str) -> dict[str, Any]:
         leakage = summary.setdefault("leakage", [])
         if not isinstance(leakage, list) or not all(isinstance(f, dict) for f in leakage):
             problems.append("'leakage' should be a list of findings (objects)")
+        for key, field in (("session_end", "reason"), ("funnel_suggestion", "config")):
+            entry = summary.get(key)
+            if isinstance(entry, dict) and entry and not isinstance(entry.get(field), str):
+                problems.append(f"{key!r} should hold a {field!r} sentence")
         if not isinstance(summary.get("faithfulness") or {}, dict):
             problems.append("'faithfulness' should be an object")
         skipped = summary.setdefault("skipped_outputs", {})

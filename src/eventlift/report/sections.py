@@ -239,22 +239,42 @@ def _metrics(mode: str, summary: Mapping[str, Any]) -> str:
     return f"{_heading(mode, 'metrics', 'Model vs baselines')}{table}<p>{text(verdict + epoch)}</p>"
 
 
-def _leakage(mode: str, findings: Sequence[Mapping[str, Any]]) -> str:
-    """The events whose presence alone gives the label away, with the fix for each."""
+def _leakage(mode: str, summary: Mapping[str, Any]) -> str:
+    """The events the leak rules name, each with its evidence and fix, the declaration they
+    suggest, and what session length and the last event alone predict (the cut at conversion)."""
     heading = _heading(mode, "leakage", "Likely leaks")
-    if not findings:
-        return f"{heading}<p>No single event gives the label away.</p>"
-    columns = (
-        ("event", "event"),
-        ("auc", "presence AUC"),
-        ("n_sessions", "sessions"),
-        ("n_converted", "converted"),
-        ("only_in_converted", "only in converted"),
-        ("reason", "why"),
-        ("fix", "fix"),
-    )
-    rows = [[finding.get(key) for key, _ in columns] for finding in findings]
-    return heading + html_table([header for _, header in columns], rows)
+    findings = summary.get("leakage", [])
+    if findings:
+        columns = (
+            ("event", "event"),
+            ("rules", "named by"),
+            ("auc", "presence AUC"),
+            ("n_sessions", "sessions"),
+            ("n_converted", "converted"),
+            ("reason", "evidence"),
+            ("fix", "fix"),
+        )
+        rows = [[_joined(finding.get(key)) for key, _ in columns] for finding in findings]
+        body = html_table([header for _, header in columns], rows)
+    else:
+        body = (
+            "<p>No event leaks by presence, by coming just before the purchase, or by what it "
+            "adds to a bag-of-events model.</p>"
+        )
+    suggestion = summary.get("funnel_suggestion") or {}
+    if suggestion:
+        body += f"<p>To declare them: <code>{text(suggestion['config'])}</code></p>"
+    session_end = summary.get("session_end") or {}
+    if session_end:
+        said = session_end["reason"][0].upper() + session_end["reason"][1:]
+        fix = f" To remove it, {session_end['fix']}." if session_end.get("fix") else ""
+        body += f'<p class="session-end">Session end: {text(said + "." + fix)}</p>'
+    return heading + body
+
+
+def _joined(value: Any) -> Any:
+    """A list (a finding's rules) as words; anything else as it is."""
+    return ", ".join(value) if isinstance(value, list) else value
 
 
 def _faithfulness(mode: str, summary: Mapping[str, Any]) -> str:
@@ -306,7 +326,7 @@ def mode_section(inputs: ModeInputs) -> str:
         _warnings(mode, warnings),
         _run_facts(mode, summary),
         _metrics(mode, summary),
-        _leakage(mode, summary.get("leakage", [])),
+        _leakage(mode, summary),
     ]
     columns = (summary.get("config") or {}).get("columns") or {}
     for spec in TABLES[:4]:

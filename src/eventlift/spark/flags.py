@@ -12,8 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
+
 from eventlift.config import Config, SessionsConfig
 from eventlift.data.funnel import DETAIL_SEPARATOR, FunnelRule
+from eventlift.data.windows import LengthReference, matched_lengths
 from eventlift.exceptions import LabelError
 from eventlift.spark.canonical import TS_US
 
@@ -51,7 +54,8 @@ def flag_rows(events: Any, config: Config, mode: str) -> Any:
 
     The steps of :func:`eventlift.data.sessions.build_sessions`, in its order: unusable and
     duplicate rows, sessions derived by inactivity, labels and the cut at the first conversion,
-    funnel exclusion (``no_funnel``), then positions and truncation to ``max_len``.
+    funnel exclusion (``no_funnel``), the session window, then positions and truncation to
+    ``max_len``.
     """
     from pyspark.sql import functions as F
 
@@ -69,6 +73,8 @@ def flag_rows(events: Any, config: Config, mode: str) -> Any:
         frame = frame.withColumn(
             "reason", F.when(reason.isNull() & funnel, "funnel_events").otherwise(reason)
         )
+    if settings.window != "full":
+        frame = _flag_window(frame, settings, config.train.seed)
     return _positions(frame, settings.max_len, settings.truncate)
 
 
@@ -140,6 +146,57 @@ def _flag_labels(frame: Any, settings: SessionsConfig) -> Any:
     )
 
 
+def _flag_window(frame: Any, settings: SessionsConfig, seed: int) -> Any:
+    """Kept events past their session's window flagged ``outside_window``, as
+    :mod:`eventlift.data.windows` decides it: a prefix by order and elapsed time, or the
+    matched length each session keeps (from the converted and other lengths, gathered on the
+    driver as counts per length, and :func:`~eventlift.data.windows.matched_lengths`)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    reason, ts = F.col("reason"), F.col(TS_US)
+    kept = Window.partitionBy("session_id", "reason").orderBy(TS_US, "row_number")
+    whole = kept.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
+    order = F.row_number().over(kept) - 1
+    if settings.window == "prefix":
+        outside = F.lit(False)
+        if settings.window_events:
+            outside = outside | (order >= settings.window_events)
+        if settings.window_minutes:
+            elapsed = (ts - F.min(ts).over(whole)).cast("double")
+            outside = outside | (elapsed > settings.window_minutes * 60e6)
+    else:
+        lengths = (
+            frame.filter(reason.isNull())
+            .groupBy("session_id")
+            .agg(F.count("*").alias("_length"), F.max("converted").alias("_converted"))
+        )
+        counted = lengths.groupBy("_converted", "_length").count().toPandas()
+        references = tuple(
+            LengthReference(part["_length"].to_numpy(), part["count"].to_numpy())
+            for part in (counted[counted["_converted"]], counted[~counted["_converted"]])
+        )
+
+        def keep(batches: Any) -> Any:
+            for batch in batches:
+                ids = batch["session_id"].reset_index(drop=True)
+                lengths_kept = matched_lengths(
+                    batch["_length"].to_numpy(),
+                    batch["_converted"].to_numpy(),
+                    ids,
+                    references,
+                    seed,
+                )
+                yield pd.DataFrame({"session_id": ids, "_keep": lengths_kept})
+
+        cuts = lengths.mapInPandas(keep, "session_id string, _keep long")
+        frame = frame.join(cuts, "session_id", "left")
+        outside = F.coalesce(order >= F.col("_keep"), F.lit(False))
+    return frame.withColumn(
+        "reason", F.when(reason.isNull() & outside, "outside_window").otherwise(reason)
+    )
+
+
 def _positions(frame: Any, max_len: int, truncate: str) -> Any:
     """1-based positions and gaps among the kept events; events past ``max_len`` flagged."""
     from pyspark.sql import Window
@@ -166,7 +223,7 @@ def _positions(frame: Any, max_len: int, truncate: str) -> Any:
     )
 
 
-def count_rows(flagged: Any, mode: str) -> dict:
+def count_rows(flagged: Any, mode: str, window: str = "full") -> dict:
     """Rows by drop reason and sessions by what happened to them, in one aggregation."""
     from pyspark.sql import functions as F
 
@@ -176,7 +233,10 @@ def count_rows(flagged: Any, mode: str) -> dict:
     ]  # fmt: skip
     if mode == "no_funnel":
         reasons.append("funnel_events")
+    if window != "full":
+        reasons.append("outside_window")
     reasons.append("truncated")
+    later = [r for r in ("outside_window", "truncated") if r in reasons]  # after the funnel
     reason = F.col("reason")
     early = F.coalesce(reason.isin(*reasons[:4]), F.lit(False))  # before sessions existed
     kept = reason.isNull()
@@ -189,8 +249,9 @@ def count_rows(flagged: Any, mode: str) -> dict:
         F.sum(kept.cast("long")).alias("events"),
         F.sum(F.col("_tie").cast("long")).alias("ties"),
         flag(reason == "session_starts_with_conversion").alias("starts"),
-        flag(kept | reason.isin("funnel_events", "truncated")).alias("labelled"),
-        flag(kept | (reason == "truncated")).alias("after_funnel"),
+        flag(kept | reason.isin("funnel_events", *later)).alias("labelled"),
+        flag(kept | reason.isin(*later)).alias("after_funnel"),
+        flag(reason == "outside_window").alias("windowed_session"),
         flag(reason == "truncated").alias("truncated_session"),
         flag(kept).alias("kept"),
         flag(kept & F.col("converted")).alias("converted_session"),
@@ -205,6 +266,7 @@ def count_rows(flagged: Any, mode: str) -> dict:
         total(F.col("starts")).alias("starts"),
         total(F.col("labelled") & ~F.col("after_funnel")).alias("emptied"),
         total(F.col("truncated_session")).alias("truncated_sessions"),
+        total(F.col("windowed_session")).alias("windowed_sessions"),
         total(F.col("kept")).alias("sessions"),
         total(F.col("converted_session")).alias("converted_sessions"),
         total(F.col("no_user")).alias("no_user"),
@@ -213,11 +275,13 @@ def count_rows(flagged: Any, mode: str) -> dict:
     if mode == "no_funnel":
         dropped_sessions["emptied_by_funnel_exclusion"] = flags["emptied"]
     dropped = {r: flags[r] for r in reasons}
+    windowed = {"windowed_sessions": flags["windowed_sessions"]} if window != "full" else {}
     return {
         "rows_read": flags["events"] + sum(dropped.values()),
         "dropped_rows": dropped,
         "dropped_sessions": dropped_sessions,
         "timestamp_ties": flags["ties"],
+        **windowed,
         "truncated_sessions": flags["truncated_sessions"],
         "events": flags["events"],
         "sessions": flags["sessions"],

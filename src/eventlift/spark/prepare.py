@@ -87,7 +87,7 @@ def prepare_sessions(
         config, kept, malformed = _settled(events, config)
         check_conversions(kept, config, source)
         flagged = flag_rows(kept, config, mode).persist(StorageLevel.MEMORY_AND_DISK)
-        counts = count_rows(flagged, mode)
+        counts = count_rows(flagged, mode, config.sessions.window)
         counts["dropped_rows"]["malformed_lines"] = malformed.get("lines", 0)
         counts["rows_read"] += counts["dropped_rows"]["malformed_lines"]
         if malformed.get("numbers"):

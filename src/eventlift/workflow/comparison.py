@@ -37,6 +37,10 @@ __all__ = [
 ]
 
 COMPARISON_FILE = "comparison.json"
+# A test AUC gain from the funnel at least this large is inflation worth naming the events for:
+# well above the standard error of a test AUC at 100 converted test sessions, about 0.03
+# (:data:`~eventlift.analysis.caveats.MIN_CONVERTED_TEST_SESSIONS`).
+INFLATED_AUC = 0.05
 
 
 @dataclass
@@ -105,7 +109,8 @@ def compare_modes(results: dict[str, RunResult], config: Config) -> ModeComparis
             for mode, result in (("no_funnel", clean), ("with_funnel", leaky))
         ]
     )
-    verdict = _verdict(modes, share, share_converted, ranks)
+    responsible = _responsible(leaky.leakage, ranks, funnel)
+    verdict = _verdict(modes, share, share_converted, ranks, responsible)
     return ModeComparison(
         modes=modes,
         ranks=ranks,
@@ -114,7 +119,10 @@ def compare_modes(results: dict[str, RunResult], config: Config) -> ModeComparis
         funnel_share_converted=share_converted,
         rank_correlation=correlation,
         verdict=verdict,
-        facts={"auc_gain": float(modes["test_auc"].iloc[1] - modes["test_auc"].iloc[0])},
+        facts={
+            "auc_gain": float(modes["test_auc"].iloc[1] - modes["test_auc"].iloc[0]),
+            "responsible_events": responsible,
+        },
     )
 
 
@@ -172,15 +180,33 @@ def _ranks(clean: pd.DataFrame, leaky: pd.DataFrame, funnel: list[str]) -> pd.Da
     ]
 
 
-def _verdict(modes: pd.DataFrame, share: float, share_converted: float, ranks: pd.DataFrame) -> str:
-    """One sentence an analyst can paste: AUC inflation, attribution taken, where the top
-    browsing event of ``no_funnel`` lands once the funnel is in."""
+def _responsible(leaks: list[dict], ranks: pd.DataFrame, funnel: list[str]) -> list[str]:
+    """The events behind the with_funnel inflation: those the leak rules name in that run, or,
+    when they name none, the funnel events by their with_funnel lift."""
+    named = [finding["event"] for finding in leaks]
+    if named:
+        return named
+    steps = ranks[ranks["event"].isin(funnel)].dropna(subset=["lift_with_funnel"])
+    return steps.sort_values("lift_with_funnel", ascending=False)["event"].head(3).tolist()
+
+
+def _verdict(
+    modes: pd.DataFrame,
+    share: float,
+    share_converted: float,
+    ranks: pd.DataFrame,
+    responsible: list[str],
+) -> str:
+    """One sentence an analyst can paste: AUC inflation, attribution taken, the events behind a
+    large inflation, where the top browsing event of ``no_funnel`` lands once the funnel is in."""
     clean_auc, leaky_auc = modes["test_auc"].to_numpy(dtype=float)
     sentence = (
         f"Funnel events {'inflate' if leaky_auc > clean_auc else 'change'} test AUC from "
         f"{clean_auc:.2f} to {leaky_auc:.2f} and take {100 * share_converted:.0f} % of the "
         f"attribution in converted sessions ({100 * share:.0f} % overall)"
     )
+    if leaky_auc - clean_auc >= INFLATED_AUC and responsible:
+        sentence += f"; the inflation comes from {', '.join(responsible)}"
     top = ranks.dropna(subset=["rank_no_funnel", "rank_with_funnel"]).head(1)
     if len(top):
         event, before, after = top.iloc[0][["event", "rank_no_funnel", "rank_with_funnel"]]

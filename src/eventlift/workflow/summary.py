@@ -1,7 +1,8 @@
 """The run summary (``run_summary_<mode>.json``) as the local and the Spark run both write it.
 
 :func:`summary_core` lays out what every run reports, in one order: the mode, the resolved
-config, the counts, the metrics, the baselines, the leakage probe, training, the attribution
+config, the counts, the metrics, the baselines, the leakage probe
+and the funnel it suggests declaring, training, the attribution
 settings, the stage timings and the versions. The local run fills it from its
 :class:`~eventlift.workflow.result.RunResult` (:func:`build_summary`); the Spark run from its
 Spark frames, adding its engine and settings. The runs then add the trust checks,
@@ -14,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from eventlift.analysis.leakage import suggest_funnel
 from eventlift.config import Config
 from eventlift.core.versions import package_versions
 from eventlift.data.encode import vocabulary_coverage
@@ -45,6 +47,9 @@ def summary_core(
         "metrics": dict(metrics),
         "baselines": dict(baselines),
         "leakage": leakage,
+        "funnel_suggestion": suggest_funnel(
+            leakage, config.sessions.funnel_events, config.sessions.use_event_detail
+        ),
         "training": {
             "history": training.history,
             "seconds": round(training.seconds, 3),
