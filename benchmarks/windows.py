@@ -12,7 +12,7 @@ four leak scenarios (:mod:`eventlift.data.leak_scenarios`; truth: the drivers' p
 zero for background events), two of them with a planted cut at conversion (non-converted sessions
 browse on, or end on an exit event). Run alone: torch runs share two cores badly.
 
-    python benchmarks/windows.py [--sessions 4000] [--epochs 4] [--json FILE]
+    python benchmarks/windows.py [--sessions 4000] [--epochs 4] [--seeds 3] [--json FILE]
 """
 
 from __future__ import annotations
@@ -57,13 +57,14 @@ def small(config: Config, epochs: int) -> Config:
     )
 
 
-def demo_log(name: str, n_sessions: int) -> tuple[pd.DataFrame, Config, object]:
-    frame, truth = generate_events(n_sessions=n_sessions, seed=0, **VARIANTS.get(name, {}))
-    return frame, demo_config(tempfile.mkdtemp()), lambda lift: event_spearman(lift, truth)
+def demo_log(name: str, n_sessions: int, seed: int) -> tuple[pd.DataFrame, Config, object]:
+    frame, truth = generate_events(n_sessions=n_sessions, seed=seed, **VARIANTS.get(name, {}))
+    config = demo_config(tempfile.mkdtemp(), seed=seed)
+    return frame, config, lambda lift: event_spearman(lift, truth)
 
 
-def scenario_log(name: str, n_sessions: int) -> tuple[pd.DataFrame, Config, object]:
-    scenario = dataclasses.replace(SCENARIOS[name], n_sessions=n_sessions)
+def scenario_log(name: str, n_sessions: int, seed: int) -> tuple[pd.DataFrame, Config, object]:
+    scenario = dataclasses.replace(SCENARIOS[name], n_sessions=n_sessions, seed=seed)
     frame = generate_scenario(scenario)
     config = Config.from_dict(
         {
@@ -73,6 +74,7 @@ def scenario_log(name: str, n_sessions: int) -> tuple[pd.DataFrame, Config, obje
                 "funnel_categories": [],
                 "funnel_events": list(scenario.leaks),
             },
+            "train": {"seed": seed},
             "output": {"dir": tempfile.mkdtemp()},
         }
     )
@@ -107,22 +109,32 @@ def run_row(name: str, window: str, frame, config: Config, truth, epochs: int, s
     }
 
 
+def summarise(rows: pd.DataFrame) -> str:
+    """Means over seeds per log and window, then over every log per window."""
+    columns = ["test_auc", "baseline_auc", "length_auc", "truth_spearman", "rho_vs_full"]
+    per_log = rows.groupby(["log", "window"], sort=False)[columns].mean()
+    overall = rows.groupby("window", sort=False)[columns[:1] + columns[3:]].agg(["mean", "min"])
+    return f"{per_log.round(3).to_string()}\n\n{overall.round(3).to_string()}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sessions", type=int, default=4000)
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--prefix-events", type=int, default=8)
+    parser.add_argument("--seeds", type=int, default=1, help="logs and models per log: seeds 0..")
     parser.add_argument("--logs", nargs="*", default=[*DEMO_LOGS, *SCENARIO_LOGS])
     parser.add_argument("--json", help="also write the rows to this file")
     args = parser.parse_args(argv)
     rows = []
     print("log window events test_auc baseline length_auc truth_rho rho_vs_full top3")
-    for name in args.logs:
+    for name, seed in [(name, seed) for name in args.logs for seed in range(args.seeds)]:
         loader = demo_log if name in DEMO_LOGS or name in VARIANTS else scenario_log
-        frame, config, truth = loader(name, args.sessions)
+        frame, config, truth = loader(name, args.sessions, seed)
         full = None
         for window, sizes in windows(args.prefix_events).items():
             row = run_row(name, window, frame, config, truth, args.epochs, sizes)
+            row["seed"] = seed
             lift = row.pop("_lift")
             full = lift if full is None else full
             shared = lift.index.intersection(full.index)
@@ -136,10 +148,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"({row['seconds']} s)",
                 flush=True,
             )
-    summary = (
-        pd.DataFrame(rows).groupby("window")[["test_auc", "truth_spearman"]].agg(["mean", "min"])
-    )
-    print(summary.round(3).to_string())
+    print(summarise(pd.DataFrame(rows)))
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(rows, handle, indent=1, default=lambda v: np.asarray(v).tolist())
