@@ -30,8 +30,10 @@ __all__ = [
 # least SHORTER_AUC, or when the last event alone reaches LAST_EVENT_AUC. Direction matters: on
 # the leak-scenario test bed (48 logs, ``benchmarks/leaks.py``) every log without a planted cut
 # had converted sessions *longer* (length AUC 0.50-0.62, more browsing before a purchase), and
-# every log with one had them shorter (0.56-0.66); the demo's generator gave 0.52-0.59 "shorter"
-# over eight variants and a sample of a public e-commerce log 0.98 "longer". Last-event AUCs
+# every log whose non-converted sessions browse on had them shorter (0.56-0.66; an exit event
+# alone barely moves length, and the leak rules name it); the demo's generator gave 0.52-0.59
+# "shorter" over eight variants and a sample of a public e-commerce log 0.98 "longer". Last-event
+# AUCs
 # were 0.53-0.61 everywhere once the named events were set aside.
 SHORTER_AUC = 0.60
 LAST_EVENT_AUC = 0.70

@@ -109,7 +109,7 @@ def compare_modes(results: dict[str, RunResult], config: Config) -> ModeComparis
             for mode, result in (("no_funnel", clean), ("with_funnel", leaky))
         ]
     )
-    responsible = _responsible(leaky.leakage, ranks, funnel)
+    responsible = _responsible(leaky.leakage, leaky.tables["event_type"], funnel)
     verdict = _verdict(modes, share, share_converted, ranks, responsible)
     return ModeComparison(
         modes=modes,
@@ -180,14 +180,14 @@ def _ranks(clean: pd.DataFrame, leaky: pd.DataFrame, funnel: list[str]) -> pd.Da
     ]
 
 
-def _responsible(leaks: list[dict], ranks: pd.DataFrame, funnel: list[str]) -> list[str]:
+def _responsible(leaks: list[dict], event_type: pd.DataFrame, funnel: list[str]) -> list[str]:
     """The events behind the with_funnel inflation: those the leak rules name in that run, or,
-    when they name none, the funnel events by their with_funnel lift."""
+    when they name none, its funnel events by lift (at most three, from its event-type table)."""
     named = [finding["event"] for finding in leaks]
     if named:
         return named
-    steps = ranks[ranks["event"].isin(funnel)].dropna(subset=["lift_with_funnel"])
-    return steps.sort_values("lift_with_funnel", ascending=False)["event"].head(3).tolist()
+    steps = event_type[event_type["event"].isin(funnel)].dropna(subset=["lift"])
+    return steps.sort_values("lift", ascending=False)["event"].head(3).tolist()
 
 
 def _verdict(
