@@ -90,3 +90,16 @@ def test_grouped_auc_is_the_auc_of_the_per_session_scores():
         roc_auc_score(labels, scores), abs=1e-12
     )
     assert np.isnan(grouped_auc(values, positives, np.zeros_like(negatives)))
+
+
+def test_the_test_bed_plants_what_it_says():
+    assert len(SCENARIOS) >= 20
+    scenario = SCENARIOS["independent_steps"]
+    frame = generate_scenario(scenario)
+    assert frame.equals(generate_scenario(scenario))
+    held = frame.groupby("session_id")["event"].agg(set)
+    converted = held.map(lambda events: "purchase" in events)
+    for step in scenario.steps:
+        has = held.map(lambda events, name=step.name: name in events)
+        assert abs(has[converted].mean() - step.p_converted) < 0.05, step.name
+        assert abs(has[~converted].mean() - step.p_other) < 0.03, step.name
