@@ -130,7 +130,9 @@ def session_end_probe(
         strongest = "the last event" if last_auc >= LAST_EVENT_AUC else "session length"
         entry["reason"] += (
             f"; {strongest} carries the label: converted sessions stop just before the purchase "
-            f"while the others run to their natural end, and the model can learn that cut"
+            f"while the others run to their natural end, and the model can learn that cut (where "
+            f"longer browsing itself lowers the odds, length is behaviour too: compare the two "
+            f"runs)"
         )
         entry["fix"] = (
             'set [sessions] window = "matched" (non-converted sessions cut where converted ones '
