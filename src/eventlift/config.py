@@ -174,6 +174,9 @@ class TrainConfig:
     min_count: int = 5  # rarer events, categories and stores share the <unk> id
     threads: int | None = None  # torch intra-op threads; None keeps torch's default
     device: str = "auto"  # "auto" (CUDA when present, else CPU), "cpu", "cuda", "cuda:1", ...
+    # how predicted probabilities are calibrated on the validation split (eventlift.model.
+    # calibration): "auto" picks by cross-fitted validation log loss
+    calibration: Literal["auto", "temperature", "platt", "isotonic", "none"] = "auto"
 
     @property
     def weight_decay_rate(self) -> float:

@@ -198,3 +198,14 @@ def _assert_same_findings(found: list[dict], expected: list[dict]) -> None:
     for a, b in zip(found, expected, strict=True):
         assert abs(a["auc"] - b["auc"]) < 1e-9
         assert {**a, "auc": None} == {**b, "auc": None}
+
+
+def test_spark_calibrates_on_the_driver_as_the_local_run(result):
+    calibration = result.summary["calibration"]
+    counts = result.summary["counts"]["sessions_by_split"]
+    # a small log: every validation and test session is collected, as locally
+    assert calibration["validation_sessions"] == counts["validation"]["sessions"]
+    assert calibration["test_sessions"] == counts["test"]["sessions"]
+    assert calibration["requested"] == "auto" and "ece_after" in calibration
+    probabilities = result.tables["event_level"].select("predicted_probability").toPandas()
+    assert probabilities["predicted_probability"].between(0, 1).all()

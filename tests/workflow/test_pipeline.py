@@ -11,6 +11,7 @@ import pytest
 
 import eventlift
 from eventlift.data.schema import EVENT_LEVEL_COLUMNS
+from eventlift.model.calibration import CALIBRATION_METHODS
 from support.logs import random_log
 
 PUBLISHED = {
@@ -254,3 +255,21 @@ def test_the_verdict_pairs_the_model_with_the_baseline_chosen_on_validation(run_
     warned = [w["code"] for w in summary["warnings"]].count("not_better_than_counting")
     assert warned == (0 if verdict["better_than_counting"] else 1)
     assert "test_scores" not in json.dumps(baselines)
+
+
+def test_predicted_probabilities_are_calibrated_on_validation(run_result):
+    result, _, _ = run_result
+    calibration = result.summary["calibration"]
+    assert calibration["requested"] == "auto" and calibration["method"] in CALIBRATION_METHODS
+    counts = result.summary["counts"]["sessions_by_split"]
+    assert calibration["validation_sessions"] == counts["validation"]["sessions"]
+    assert calibration["test_sessions"] == counts["test"]["sessions"]
+    assert set(calibration["validation_log_loss"]) == set(CALIBRATION_METHODS)
+    for key in ("ece_before", "ece_after"):
+        assert 0 <= calibration[key] < 1
+    # every event carries its session's calibrated probability, not the plain sigmoid
+    scores = result.attribution
+    first = result.event_level().groupby("session_id", sort=False)["predicted_probability"].first()
+    np.testing.assert_allclose(first.to_numpy(), scores.probabilities, rtol=1e-12)
+    plain = 1 / (1 + np.exp(-scores.logits.astype(np.float64)))
+    assert np.abs(scores.probabilities - plain).max() > 1e-3

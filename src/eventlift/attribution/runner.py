@@ -26,6 +26,8 @@ class AttributionResult:
     """Scores aligned with the rows of the encoded sessions.
 
     ``raw`` and ``normalised`` are (N, max_len) float32 with zeros on padding; ``logits`` is (N,).
+    ``probabilities`` (N,) are the calibrated conversion probabilities when the run calibrated
+    (:mod:`eventlift.model.calibration`), else None and read as ``sigmoid(logits)``.
     """
 
     raw: np.ndarray
@@ -33,6 +35,13 @@ class AttributionResult:
     logits: np.ndarray
     method: str
     completeness_gap: float | None = None  # mean |Σ scores − Δlogit| / mean |Δlogit|, when defined
+    probabilities: np.ndarray | None = None
+
+    def conversion_probabilities(self) -> np.ndarray:
+        """The calibrated probabilities, or ``sigmoid(logits)`` where none were set (float64)."""
+        if self.probabilities is not None:
+            return np.asarray(self.probabilities, dtype=np.float64)
+        return 1.0 / (1.0 + np.exp(-self.logits.astype(np.float64)))
 
 
 def normalise_scores(raw: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -115,7 +124,7 @@ def event_level_frame(
     event_rows = offsets[row] + rank  # (E',) rows of data.events
     col = rank  # 0-based position within the session
     events = data.events.iloc[event_rows]
-    probability = 1.0 / (1.0 + np.exp(-attribution.logits.astype(np.float64)))
+    probability = attribution.conversion_probabilities()
     frame = events[["session_id", "position", "event", "event_category", "store_id"]].copy()
     frame["store_name"] = events["store_name"]
     frame["timestamp"] = events["timestamp"]

@@ -19,6 +19,7 @@ import pandas as pd
 
 from eventlift.data.encode import EncodedSessions
 from eventlift.data.schema import EVENT_LEVEL_COLUMNS, SESSION_LENGTH, SPLITS
+from eventlift.model.calibration import Calibrator
 from eventlift.model.transformer import EventTransformer
 from eventlift.spark.prepare import ID_COLUMNS
 
@@ -97,6 +98,7 @@ def attribute_spark(
     method: str = "grad_x_input",
     batch_size: int = 512,
     threads: int = 1,
+    calibrator: Calibrator | None = None,
 ) -> Any:
     """Event-level rows (``EVENT_LEVEL_SCHEMA``, then ``timestamp``) for every encoded session.
 
@@ -107,6 +109,7 @@ def attribute_spark(
     method : attribution method by name (``[attribution] method``).
     batch_size : sessions per forward/backward pass, as ``[attribution] batch_size``.
     threads : torch threads per Python worker (one per core the task holds).
+    calibrator : the run's calibration of the predicted probability (plain sigmoid when None).
     """
     from pyspark.sql import functions as F
 
@@ -129,6 +132,8 @@ def attribute_spark(
                 continue
             encoded = to_encoded(batch, max_len)
             scores = attribute_sessions(attributor, encoded, batch_size=batch_size)
+            if calibrator is not None:
+                scores.probabilities = calibrator.probabilities(scores.logits)
             yield _event_rows(batch, encoded, scores)
 
     needed = ["session_id", "converted", "n_events", "split", "events", "categories", "stores",
@@ -143,7 +148,7 @@ def _event_rows(batch: pd.DataFrame, encoded: EncodedSessions, scores: Any) -> p
     lengths = encoded.lengths
     row = np.repeat(np.arange(len(batch)), lengths)  # (E,) session index of each event
     col = np.concatenate([np.arange(n) for n in lengths]) if len(lengths) else row  # (E,)
-    probability = 1.0 / (1.0 + np.exp(-scores.logits.astype(np.float64)))  # (N,)
+    probability = scores.conversion_probabilities()  # (N,)
 
     def flat(column: str) -> np.ndarray:
         return np.concatenate([np.asarray(v, dtype=object) for v in batch[column]])

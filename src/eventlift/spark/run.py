@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from eventlift.config import MODES, Config
@@ -29,6 +30,7 @@ from eventlift.core.output_names import file_stem, table_stem
 from eventlift.core.timer import StageTimer
 from eventlift.core.versions import package_versions
 from eventlift.exceptions import ConfigError
+from eventlift.model.calibration import Calibrator, calibrate
 from eventlift.model.capacity import settle_capacity
 from eventlift.model.trainer import TrainResult
 from eventlift.model.transformer import EventTransformer
@@ -91,11 +93,16 @@ def run(
     config, capacity = settle_capacity(config, training_sessions(prepared, settings))
     with timer.stage("train"):
         model, training = _train(prepared, config, settings, mode)
-    tables, metrics, skipped = _explain(spark, prepared, model, config, settings, timer, training)
+    with timer.stage("calibration"):
+        calibrator, calibration = _calibrate(prepared, model, config)
+    tables, metrics, skipped = _explain(
+        spark, prepared, model, config, settings, timer, training, calibrator
+    )
     summary, removal = _checked_summary(
         spark, prepared, model, config, settings, timer, training, tables, metrics, skipped, mode
     )
     summary["capacity"] = capacity
+    summary["calibration"] = calibration
     result = SparkRunResult(mode, tables, model, summary)
     if write:
         with timer.stage("write"):
@@ -123,6 +130,25 @@ def _train(
     return train_on_driver(prepared, config, settings)
 
 
+def _calibrate(
+    prepared: SparkSessions, model: EventTransformer, config: Config
+) -> tuple[Calibrator, dict[str, Any]]:
+    """The local run's calibration, fitted and measured on the driver: on every validation and
+    test session up to ``[train] validation_sessions`` of each (a seeded sample above that)."""
+    from eventlift.model.trainer import predict_logits
+    from eventlift.spark.train import collect_encoded
+
+    def scored(split: str) -> tuple[np.ndarray, np.ndarray]:
+        encoded = collect_encoded(
+            prepared, config, splits=(split,), limit=config.train.validation_sessions
+        )
+        return predict_logits(model, encoded, np.arange(len(encoded))), encoded.labels
+
+    return calibrate(
+        scored("validation"), scored("test"), config.train.calibration, config.train.seed
+    )
+
+
 def _explain(
     spark: Any,
     prepared: SparkSessions,
@@ -131,6 +157,7 @@ def _explain(
     settings: SparkSettings,
     timer: StageTimer,
     training: TrainResult,
+    calibrator: Calibrator,
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
     """The event-level scores of every session, the test metrics, the tables (lazy frames) and
     the tables left out, with why."""
@@ -145,6 +172,7 @@ def _explain(
             method=config.attribution.method,
             batch_size=config.attribution.batch_size,
             threads=settings.task_threads,
+            calibrator=calibrator,
         ).cache()
         metrics = {**_test_metrics(event_level), "val_auc": training.best_val_auc,
                    "best_epoch": training.best_epoch}  # fmt: skip

@@ -30,6 +30,7 @@ from eventlift.data.readers import read_events, read_stores
 from eventlift.data.sessions import SessionData
 from eventlift.exceptions import ConfigError
 from eventlift.model.batching import select_device
+from eventlift.model.calibration import Calibrator, calibrate
 from eventlift.model.capacity import settle_capacity
 from eventlift.model.trainer import (
     TrainResult,
@@ -203,7 +204,7 @@ def run_prepared(
         )
     config, capacity = settle_capacity(config, len(encoded.indices("train")))
     device = select_device(config.train.device)
-    model, training, metrics, test_logits = _train_and_evaluate(
+    model, training, metrics, test_logits, calibration = _train_and_evaluate(
         encoded, config, timer, device, progress
     )
     labelled = data.sessions.assign(split=split.to_numpy())
@@ -221,7 +222,17 @@ def run_prepared(
     with timer.stage("leakage"):
         leakage, session_end = find_leaks(data, labelled, config)
     scores, tables, checks = _explain(
-        model, data, split, encoded, labelled, config, stores, timer, device, progress
+        model,
+        data,
+        split,
+        encoded,
+        labelled,
+        config,
+        stores,
+        timer,
+        device,
+        progress,
+        calibration[0],
     )
     if config.attribution.stability_seeds:
         with timer.stage("stability"):
@@ -247,6 +258,7 @@ def run_prepared(
     result.summary["baseline_verdict"] = verdict
     result.summary["session_end"] = session_end
     result.summary["capacity"] = capacity
+    result.summary["calibration"] = calibration[1]
     result.summary.update(checks)
     result.summary["attribution"].update(funnel_share)
     result.summary["skipped_outputs"] = skipped
@@ -265,9 +277,12 @@ def _train_and_evaluate(
     timer: StageTimer,
     device: torch.device,
     progress: Progress,
-) -> tuple[EventTransformer, TrainResult, dict[str, Any], np.ndarray]:
-    """A seeded model trained on the training split, its test and validation metrics, and its
-    logits of the test sessions (in session order)."""
+) -> tuple[
+    EventTransformer, TrainResult, dict[str, Any], np.ndarray, tuple[Calibrator, dict[str, Any]]
+]:
+    """A seeded model trained on the training split, its test and validation metrics, its
+    logits of the test sessions (in session order), and its calibration on the validation split
+    with the summary entry."""
     seed_everything(config.train.seed)
     vocab_sizes = {name: len(vocab) for name, vocab in encoded.vocabularies.items()}
     model = EventTransformer(config.model, vocab_sizes, config.sessions.max_len).to(device)
@@ -284,7 +299,16 @@ def _train_and_evaluate(
             "val_auc": training.best_val_auc,
             "best_epoch": training.best_epoch,
         }
-    return model, training, metrics, test_logits
+    with timer.stage("calibration"):
+        validation_rows = encoded.indices("validation")
+        validation_logits = predict_logits(model, encoded, validation_rows, device=device)
+        calibration = calibrate(
+            (validation_logits, encoded.labels[validation_rows]),
+            (test_logits, encoded.labels[test_rows]),
+            config.train.calibration,
+            config.train.seed,
+        )
+    return model, training, metrics, test_logits, calibration
 
 
 def _explain(
@@ -298,6 +322,7 @@ def _explain(
     timer: StageTimer,
     device: torch.device,
     progress: Progress,
+    calibrator: Calibrator,
 ) -> tuple[AttributionResult, dict[str, pd.DataFrame], dict[str, Any]]:
     """Scores of every session, the tables of the chosen split, and the trust checks.
 
@@ -308,6 +333,7 @@ def _explain(
         scores = score_sessions(
             model, encoded, config.attribution, device=device, progress=progress
         )
+        scores.probabilities = calibrator.probabilities(scores.logits)
     with timer.stage("tables"):
         chosen, tables = tabulate_scores(
             data, split, scores, config.attribution, seed=config.train.seed, stores=stores
