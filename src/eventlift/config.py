@@ -207,6 +207,9 @@ class AttributionConfig:
     batch_size: int = 512
     faithfulness_sessions: int = 500  # sessions scored by deletion curves; 0 turns them off
     stability_seeds: int = 0  # train with this many seeds (2+) and compare event-type lift ranks
+    # sessions of the attribution split scored for the signed effects (eventlift.analysis.
+    # effects), drawn with the seed; 0 scores every one
+    effect_sessions: int = 20_000
 
 
 @dataclass(frozen=True)
@@ -320,6 +323,7 @@ class Config:
         for key, value in (
             ("[train] validate_every", self.train.validate_every),
             ("[train] validation_sessions", self.train.validation_sessions),
+            ("[attribution] effect_sessions", self.attribution.effect_sessions),
         ):
             if value < 0:
                 raise ConfigError(f"{key} must be 0 (off) or positive, got {value}.")

@@ -17,6 +17,7 @@ import torch
 from eventlift.analysis.auc_compare import verdict_against_baseline
 from eventlift.analysis.baselines import fit_baselines
 from eventlift.analysis.caveats import drop_unsupported_tables, run_warnings
+from eventlift.analysis.effects import add_effects
 from eventlift.analysis.scoring import score_sessions, tabulate_scores
 from eventlift.analysis.trust import find_leaks, trust_checks
 from eventlift.attribution import AttributionResult
@@ -341,6 +342,8 @@ def _explain(
         tables, skipped = drop_unsupported_tables(tables, config)
         funnel_share = funnel_shares(chosen, data, config)
         del chosen
+    with timer.stage("effects"):
+        add_effects(tables, model, encoded, data, split, calibrator, config)
     with timer.stage("trust"):
         checks = trust_checks(model, encoded, data, labelled, scores, tables, config)
         tables.update(checks.pop("tables"))

@@ -1,0 +1,265 @@
+"""Signed model effects: what the predicted conversions lose when a group's events are removed.
+
+The attribution lift says where the model *looks*; its rows sum to zero by construction. The
+signed effect says what a group *does* in the model: over the sessions that hold the group's
+events (an event type, or the events at a bucket of positions), the mean calibrated conversion
+probability with every event minus the same with the group's events masked out (the other
+events keep their positions). Positive for a driver, negative for a blocker, in percentage
+points (``effect_pp``) and in expected conversions over those sessions (``effect_conversions``).
+
+``effect_ci_low``/``effect_ci_high`` are a 95 % percentile bootstrap over sessions (the same
+resampling unit as the lift intervals), and ``q_value`` the Benjamini-Hochberg adjusted p-value
+of each row within its table, from the normal approximation to the mean over sessions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from eventlift.analysis.bootstrap import SessionBootstrap
+from eventlift.config import Config
+from eventlift.data.encode import EncodedSessions
+from eventlift.data.sessions import SessionData
+from eventlift.model.batching import iterate_batches, make_batch
+from eventlift.model.calibration import Calibrator
+from eventlift.model.transformer import EventTransformer
+
+__all__ = [
+    "EFFECT_COLUMNS",
+    "RemovalDeltas",
+    "add_effects",
+    "effect_table",
+    "removal_deltas",
+    "table_effects",
+]
+
+EFFECT_COLUMNS = ("effect_pp", "effect_ci_low", "effect_ci_high", "effect_conversions", "q_value")
+
+
+@dataclass(frozen=True)
+class RemovalDeltas:
+    """One entry per (session, group) pair where the session holds the group: ``session``
+    (0..S-1, the place among the scored rows), ``group`` and ``delta`` (calibrated probability
+    with every event minus without the group's), each ``(P,)``; ``n_sessions`` is ``S``."""
+
+    session: np.ndarray
+    group: np.ndarray
+    delta: np.ndarray
+    n_sessions: int
+
+
+def removal_deltas(
+    model: EventTransformer,
+    data: EncodedSessions,
+    rows: np.ndarray,
+    groups: np.ndarray,
+    calibrator: Calibrator,
+    *,
+    batch_size: int = 512,
+) -> RemovalDeltas:
+    """Score each session of ``rows`` once whole and once without each group it holds.
+
+    ``groups`` ``(len(rows), L)`` gives each event's group id (``-1`` for none, e.g. padding),
+    one row per entry of ``rows``. (session, group) pairs are stacked into batched forward
+    passes.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    place = np.full(len(data), -1, dtype=np.int64)
+    place[rows] = np.arange(len(rows))
+    device = next(model.parameters()).device
+    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    was_training = model.training
+    model.eval()
+    with torch.inference_mode():
+        for batch_rows in iterate_batches(data.lengths, rows, batch_size):
+            batch = make_batch(data, batch_rows, device)
+            keep = batch["keep"]  # (B, T)
+            width = keep.shape[1]
+            ids = groups[place[batch_rows], :width].astype(np.int64)
+            group = torch.from_numpy(ids).to(device)
+            group = torch.where(keep, group, torch.full_like(group, -1))
+            inputs = model.embed(batch)  # (B, T, D)
+            full, _ = model.logits_from_embeddings(inputs, keep)  # (B,)
+            n_groups = int(group.max()) + 1
+            if n_groups <= 0:
+                continue
+            present = torch.zeros(len(batch_rows), n_groups, dtype=torch.bool, device=device)
+            held = group >= 0
+            present[torch.nonzero(held, as_tuple=True)[0], group[held]] = True
+            session, chosen = torch.nonzero(present, as_tuple=True)  # (P,), (P,)
+            before = calibrator.probabilities(full.double().cpu().numpy())  # (B,)
+            for start in range(0, len(session), batch_size):
+                pair_session = session[start : start + batch_size]
+                pair_group = chosen[start : start + batch_size]
+                masked_keep = keep[pair_session] & (group[pair_session] != pair_group[:, None])
+                masked, _ = model.logits_from_embeddings(inputs[pair_session], masked_keep)
+                after = calibrator.probabilities(masked.double().cpu().numpy())
+                sessions = pair_session.cpu().numpy()
+                found.append(
+                    (
+                        place[batch_rows[sessions]],
+                        pair_group.cpu().numpy(),
+                        before[sessions] - after,
+                    )
+                )
+    model.train(was_training)
+    if not found:
+        empty = np.zeros(0, dtype=np.int64)
+        return RemovalDeltas(empty, empty, np.zeros(0), len(rows))
+    session, group, delta = (np.concatenate(parts) for parts in zip(*found, strict=True))
+    return RemovalDeltas(session, group, delta, len(rows))
+
+
+def effect_table(
+    deltas: RemovalDeltas,
+    keys: Sequence[object],
+    converted: np.ndarray,
+    *,
+    bootstrap: int,
+    seed: int,
+) -> pd.DataFrame:
+    """The :data:`EFFECT_COLUMNS` of every group, indexed by ``keys`` (group id -> key).
+
+    ``converted`` ``(S,)`` labels the scored sessions; the bootstrap resamples them as the lift
+    intervals do. Groups no session holds get NaN.
+    """
+    from scipy import sparse
+    from scipy.stats import false_discovery_control, norm
+
+    n_groups, n_sessions = len(keys), deltas.n_sessions
+    counts = np.bincount(deltas.group, minlength=n_groups).astype(np.float64)
+    sums = np.bincount(deltas.group, weights=deltas.delta, minlength=n_groups)
+    squares = np.bincount(deltas.group, weights=deltas.delta**2, minlength=n_groups)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = sums / counts
+        variance = np.maximum(squares / counts - mean**2, 0.0) * counts / np.maximum(counts - 1, 1)
+        z = np.abs(mean) / np.sqrt(variance / counts)
+    p_value = np.where(np.isfinite(z), 2.0 * norm.sf(z), np.where(counts > 0, 1.0, np.nan))
+    p_value = np.where((counts > 0) & (variance == 0) & (mean != 0), 0.0, p_value)
+    q_value = np.full(n_groups, np.nan)
+    tested = np.isfinite(p_value)
+    if tested.any():
+        q_value[tested] = false_discovery_control(p_value[tested], method="bh")
+    low = np.full(n_groups, np.nan)
+    high = np.full(n_groups, np.nan)
+    if bootstrap and len(deltas.delta):
+        boot = SessionBootstrap(np.arange(n_sessions), converted, bootstrap, seed)
+        shape = (n_sessions, n_groups)
+        by_delta = sparse.csr_matrix((deltas.delta, (deltas.session, deltas.group)), shape=shape)
+        by_count = sparse.csr_matrix(
+            (np.ones(len(deltas.delta)), (deltas.session, deltas.group)), shape=shape
+        )
+        drawn = []
+        for weights in boot.weight_blocks():  # (b, S)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                drawn.append((by_delta.T @ weights.T).T / (by_count.T @ weights.T).T)
+        values = np.vstack(drawn)  # (B, G)
+        finite = np.isfinite(values).sum(axis=0) * 2 >= bootstrap
+        if finite.any():
+            bounds = np.nanpercentile(values[:, finite], [2.5, 97.5], axis=0)
+            low[finite], high[finite] = 100.0 * bounds[0], 100.0 * bounds[1]
+    return pd.DataFrame(
+        {
+            "effect_pp": 100.0 * mean,
+            "effect_ci_low": low,
+            "effect_ci_high": high,
+            "effect_conversions": np.where(counts > 0, sums, np.nan),
+            "q_value": q_value,
+        },
+        index=pd.Index(list(keys)),
+    )
+
+
+def table_effects(
+    model: EventTransformer,
+    encoded: EncodedSessions,
+    events: pd.DataFrame,
+    rows: np.ndarray,
+    calibrator: Calibrator,
+    *,
+    position_buckets: Sequence[int],
+    bucket_labels: Sequence[str],
+    bootstrap: int,
+    seed: int,
+    batch_size: int = 512,
+) -> dict[str, pd.DataFrame]:
+    """The effects of the event-type and position tables over the sessions ``rows``.
+
+    ``events`` are the processed events of every session (``event`` in position order, sessions
+    in the order of ``encoded``), so an event type is its token as the tables list it, even where
+    the model shares one ``<unk>`` embedding among rare tokens. Returns frames of
+    :data:`EFFECT_COLUMNS` indexed by event token and by bucket label.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    lengths = encoded.lengths.astype(np.int64)
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    width = encoded.inputs["event"].shape[1]
+    tokens = events["event"].astype("category")  # categorical already in a run: no copy
+    per_event = tokens.cat.codes.to_numpy(dtype=np.int64)
+    chosen = lengths[rows]
+    session = np.repeat(np.arange(len(rows)), chosen)  # (E',) place of each chosen event
+    position = np.arange(chosen.sum()) - np.repeat(np.cumsum(chosen) - chosen, chosen)
+    source = np.repeat(offsets[rows], chosen) + position  # rows of ``events``
+    by_event = np.full((len(rows), width), -1, dtype=np.int32)
+    by_event[session, position] = per_event[source]
+    edges = np.asarray(position_buckets)
+    by_bucket = np.full((len(rows), width), -1, dtype=np.int32)
+    by_bucket[session, position] = np.searchsorted(edges, position + 1, side="right") - 1
+    converted = encoded.labels[rows].astype(bool)
+    found = {}
+    for name, groups, keys in (
+        ("event_type", by_event, [str(token) for token in tokens.cat.categories]),
+        ("position", by_bucket, list(bucket_labels)),
+    ):
+        deltas = removal_deltas(model, encoded, rows, groups, calibrator, batch_size=batch_size)
+        found[name] = effect_table(deltas, keys, converted, bootstrap=bootstrap, seed=seed)
+    return found
+
+
+def add_effects(
+    tables: dict[str, pd.DataFrame],
+    model: EventTransformer,
+    encoded: EncodedSessions,
+    data: SessionData,
+    split: pd.Series,
+    calibrator: Calibrator,
+    config: Config,
+) -> None:
+    """Append :data:`EFFECT_COLUMNS` to the event-type and position tables, in place.
+
+    Scored on the sessions of ``[attribution] split``, at most ``effect_sessions`` of them
+    (a seeded sample; 0: all).
+    """
+    from eventlift.analysis.scoring import split_rows
+    from eventlift.analysis.tables import position_bucket_labels
+
+    settings = config.attribution
+    rows = split_rows(split, settings.split)
+    rows = np.arange(len(split)) if rows is None else rows
+    if settings.effect_sessions and len(rows) > settings.effect_sessions:
+        rng = np.random.default_rng(config.train.seed)
+        rows = np.sort(rng.choice(rows, size=settings.effect_sessions, replace=False))
+    found = table_effects(
+        model,
+        encoded,
+        data.events,
+        rows,
+        calibrator,
+        position_buckets=settings.position_buckets,
+        bucket_labels=position_bucket_labels(settings.position_buckets),
+        bootstrap=settings.bootstrap,
+        seed=config.train.seed,
+        batch_size=settings.batch_size,
+    )
+    for name, key in (("event_type", "event"), ("position", "position_bucket")):
+        if name in tables:
+            table = tables[name]
+            effects = found[name].reindex(table[key].astype(str).to_numpy())
+            tables[name] = pd.concat(
+                [table.reset_index(drop=True), effects.reset_index(drop=True)], axis=1
+            )
