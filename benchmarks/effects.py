@@ -7,7 +7,9 @@ with the true effects of removing the same events under the planted model
 Spearman's ρ of ``effect_pp`` with the truth (and of the lift, for comparison), the share of
 rows whose 95 % interval holds the true effect, the rows called drivers or blockers at
 q < 0.05 and how many of them have the wrong sign (or a true effect under 0.05 pp), the expected
-calibration error before and after calibration, and the seconds of the effects stage.
+calibration error before and after calibration, and the seconds of the effects stage; for the
+store table, how many of the ten stores with the largest true effect are among the top ten by
+raw and shrunk effect and lift.
 
     python benchmarks/effects.py [--sessions 8000] [--seeds 5] [--logs demo short_sessions]
 """
@@ -32,6 +34,7 @@ from eventlift.workflow.demo import demo_config
 
 LOGS = ("demo", "few_event_types", "strong_order_effects", "rare_conversions")
 CLEAR_PP = 0.05  # a true effect smaller than this is no finding either way
+TOP_STORES = 10
 
 
 def one_run(name: str, seed: int, n_sessions: int) -> list[dict]:
@@ -78,7 +81,33 @@ def one_run(name: str, seed: int, n_sessions: int) -> list[dict]:
                 "run_s": round(seconds, 1),
             }
         )
+    if "store" in result.tables:
+        rows.append(store_row(name, seed, result.tables["store"], true["store"]))
     return rows
+
+
+def store_row(name: str, seed: int, table: pd.DataFrame, truth_pp: pd.Series) -> dict:
+    """Top-10 recall of the stores with the largest true effect, by each store column."""
+    table = table.set_index(table["store_id"].astype(str))
+    truth_pp = truth_pp.reindex(table.index).dropna()
+    top = set(truth_pp.nlargest(TOP_STORES).index)
+
+    def recall(column: str) -> float:
+        ranked = table.loc[truth_pp.index, column].dropna().nlargest(TOP_STORES).index
+        return round(len(top & set(ranked)) / TOP_STORES, 3)
+
+    shrunk = table.loc[truth_pp.index, "effect_shrunk"]
+    return {
+        "log": name,
+        "seed": seed,
+        "table": "store",
+        "rows": len(truth_pp),
+        "rho_effect": round(float(spearmanr(shrunk, truth_pp, nan_policy="omit").statistic), 3),
+        **{
+            f"top{TOP_STORES}_{column}": recall(column)
+            for column in ("effect_pp", "effect_shrunk", "lift", "lift_shrunk")
+        },
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,6 +124,11 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(row)
                 print(json.dumps(row), flush=True)
     frame = pd.DataFrame(rows)
+    stores = frame[frame["table"] == "store"]
+    if len(stores):
+        columns = [c for c in stores.columns if c.startswith(f"top{TOP_STORES}_")]
+        print(stores.groupby("log")[["rho_effect", *columns]].mean().round(3).to_string())
+    frame = frame[frame["table"] != "store"]
     summary = frame.groupby(["table", "log"]).agg(
         rho_effect=("rho_effect", "median"),
         rho_lift=("rho_lift", "median"),

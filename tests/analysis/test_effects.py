@@ -20,7 +20,7 @@ def test_effect_table_means_sums_intervals_and_q_values():
     deltas = RemovalDeltas(session, group, delta, n_sessions)
     converted = rng.random(n_sessions) < 0.3
     table = effect_table(deltas, ["driver", "noise", "absent"], converted, bootstrap=200, seed=1)
-    assert list(table.columns) == list(EFFECT_COLUMNS)
+    assert list(table.columns) == [*EFFECT_COLUMNS, "_effect_se"]
     driver, noise, absent = (table.loc[key] for key in ("driver", "noise", "absent"))
     assert driver["effect_pp"] == pytest.approx(100 * delta[:n_sessions].mean())
     assert driver["effect_conversions"] == pytest.approx(delta[:n_sessions].sum())
@@ -64,3 +64,22 @@ def test_a_run_states_each_event_types_signed_effect(tmp_path):
     positions = result.tables["position"]
     assert set(EFFECT_COLUMNS) <= set(positions.columns)
     assert positions["effect_pp"].notna().any()
+
+
+def test_shrinkage_pulls_noisy_values_most_toward_the_weighted_mean():
+    from eventlift.analysis.effects import shrink
+
+    values = np.array([1.0, 2.0, 3.0, 10.0, np.nan])
+    se = np.array([0.5, 0.5, 0.5, 4.0, 1.0])
+    shrunk = shrink(values, se)
+    usable = values[:4], se[:4]
+    weights = 1 / usable[1] ** 2
+    centre = (weights * usable[0]).sum() / weights.sum()
+    spread = max(np.var(usable[0], ddof=1) - np.mean(usable[1] ** 2), 0.0)
+    expected = centre + spread / (spread + usable[1] ** 2) * (usable[0] - centre)
+    np.testing.assert_allclose(shrunk[:4], expected)
+    assert np.isnan(shrunk[4])
+    # the value seen with the largest error moves furthest toward the centre
+    moved = np.abs(shrunk[:4] - values[:4]) / np.abs(values[:4] - centre)
+    assert moved.argmax() == 3
+    assert shrink(values[:2], se[:2]).tolist() == values[:2].tolist()  # too few to estimate

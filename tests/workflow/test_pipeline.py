@@ -273,3 +273,17 @@ def test_predicted_probabilities_are_calibrated_on_validation(run_result):
     np.testing.assert_allclose(first.to_numpy(), scores.probabilities, rtol=1e-12)
     plain = 1 / (1 + np.exp(-scores.logits.astype(np.float64)))
     assert np.abs(scores.probabilities - plain).max() > 1e-3
+
+
+def test_store_effects_are_shrunk_beside_their_raw_values(run_result):
+    result, _, _ = run_result
+    stores = result.tables["store"]
+    for column in ("effect_pp", "effect_ci_low", "effect_ci_high", "q_value", "effect_shrunk",
+                   "lift_shrunk"):  # fmt: skip
+        assert column in stores.columns
+    held = stores["effect_pp"].notna()
+    assert held.any()
+    # pulled toward a common centre: the spread of the shrunk values is never larger
+    raw, shrunk = stores.loc[held, "effect_pp"], stores.loc[held, "effect_shrunk"]
+    assert np.var(shrunk) <= np.var(raw) + 1e-12
+    assert stores["lift_shrunk"].notna().sum() == stores["lift"].notna().sum()

@@ -35,6 +35,7 @@ __all__ = [
     "add_effects",
     "effect_table",
     "removal_deltas",
+    "shrink",
     "table_effects",
 ]
 
@@ -123,7 +124,8 @@ def effect_table(
     bootstrap: int,
     seed: int,
 ) -> pd.DataFrame:
-    """The :data:`EFFECT_COLUMNS` of every group, indexed by ``keys`` (group id -> key).
+    """The :data:`EFFECT_COLUMNS` of every group, indexed by ``keys`` (group id -> key), and
+    ``_effect_se``, the standard error of ``effect_pp`` that shrinkage weighs by.
 
     ``converted`` ``(S,)`` labels the scored sessions; the bootstrap resamples them as the lift
     intervals do. Groups no session holds get NaN.
@@ -170,9 +172,31 @@ def effect_table(
             "effect_ci_high": high,
             "effect_conversions": np.where(counts > 0, sums, np.nan),
             "q_value": q_value,
+            "_effect_se": 100.0 * np.sqrt(variance / counts),
         },
         index=pd.Index(list(keys)),
     )
+
+
+def shrink(estimates: np.ndarray, standard_errors: np.ndarray) -> np.ndarray:
+    """Empirical-Bayes estimates: each value pulled toward the precision-weighted mean by
+    ``τ² / (τ² + se²)``, with the spread ``τ²`` of the true values estimated by the method of
+    moments (the variance of the estimates less their mean squared standard error).
+
+    A value seen in few sessions (a large ``se``) moves most; NaN stays NaN. With nothing to
+    estimate ``τ²`` from (fewer than three finite values) the estimates are returned as they are.
+    """
+    values, se = np.asarray(estimates, dtype=np.float64), np.asarray(standard_errors, float)
+    usable = np.isfinite(values) & np.isfinite(se) & (se > 0)
+    if usable.sum() < 3:
+        return values.copy()
+    weights = 1.0 / se[usable] ** 2
+    centre = float(np.sum(weights * values[usable]) / weights.sum())
+    spread = max(float(np.var(values[usable], ddof=1) - np.mean(se[usable] ** 2)), 0.0)
+    shrunk = values.copy()
+    factor = spread / (spread + se[usable] ** 2)
+    shrunk[usable] = centre + factor * (values[usable] - centre)
+    return shrunk
 
 
 def table_effects(
@@ -188,12 +212,13 @@ def table_effects(
     seed: int,
     batch_size: int = 512,
 ) -> dict[str, pd.DataFrame]:
-    """The effects of the event-type and position tables over the sessions ``rows``.
+    """The effects of the event-type, position and store tables over the sessions ``rows``.
 
-    ``events`` are the processed events of every session (``event`` in position order, sessions
-    in the order of ``encoded``), so an event type is its token as the tables list it, even where
-    the model shares one ``<unk>`` embedding among rare tokens. Returns frames of
-    :data:`EFFECT_COLUMNS` indexed by event token and by bucket label.
+    ``events`` are the processed events of every session (``event`` and ``store_id`` in position
+    order, sessions in the order of ``encoded``), so an event type or a store is the value the
+    tables list, even where the model shares one ``<unk>`` embedding among rare values. Returns
+    frames of :data:`EFFECT_COLUMNS` (and a private ``_effect_se``) indexed by event token, by
+    bucket label and, when events carry stores, by store id.
     """
     rows = np.asarray(rows, dtype=np.int64)
     lengths = encoded.lengths.astype(np.int64)
@@ -205,17 +230,27 @@ def table_effects(
     session = np.repeat(np.arange(len(rows)), chosen)  # (E',) place of each chosen event
     position = np.arange(chosen.sum()) - np.repeat(np.cumsum(chosen) - chosen, chosen)
     source = np.repeat(offsets[rows], chosen) + position  # rows of ``events``
-    by_event = np.full((len(rows), width), -1, dtype=np.int32)
-    by_event[session, position] = per_event[source]
+
+    def grouped(codes: np.ndarray) -> np.ndarray:
+        matrix = np.full((len(rows), width), -1, dtype=np.int32)
+        matrix[session, position] = codes[source]
+        return matrix
+
+    by_event = grouped(per_event)
     edges = np.asarray(position_buckets)
     by_bucket = np.full((len(rows), width), -1, dtype=np.int32)
     by_bucket[session, position] = np.searchsorted(edges, position + 1, side="right") - 1
     converted = encoded.labels[rows].astype(bool)
     found = {}
-    for name, groups, keys in (
+    groupings = [
         ("event_type", by_event, [str(token) for token in tokens.cat.categories]),
         ("position", by_bucket, list(bucket_labels)),
-    ):
+    ]
+    stores = events["store_id"].astype("category")
+    if stores.notna().any():  # codes are -1 where an event has no store
+        codes = stores.cat.codes.to_numpy(dtype=np.int64)
+        groupings.append(("store", grouped(codes), [str(s) for s in stores.cat.categories]))
+    for name, groups, keys in groupings:
         deltas = removal_deltas(model, encoded, rows, groups, calibrator, batch_size=batch_size)
         found[name] = effect_table(deltas, keys, converted, bootstrap=bootstrap, seed=seed)
     return found
@@ -256,10 +291,14 @@ def add_effects(
         seed=config.train.seed,
         batch_size=settings.batch_size,
     )
-    for name, key in (("event_type", "event"), ("position", "position_bucket")):
-        if name in tables:
-            table = tables[name]
-            effects = found[name].reindex(table[key].astype(str).to_numpy())
-            tables[name] = pd.concat(
-                [table.reset_index(drop=True), effects.reset_index(drop=True)], axis=1
-            )
+    keys = (("event_type", "event"), ("position", "position_bucket"), ("store", "store_id"))
+    for name, key in keys:
+        if name not in tables or name not in found:
+            continue
+        table = tables[name].reset_index(drop=True)
+        effects = found[name].reindex(table[key].astype(str).to_numpy()).reset_index(drop=True)
+        if name == "store":  # many stores, most seen a few times: shrink toward the mean
+            effects["effect_shrunk"] = shrink(effects["effect_pp"], effects["_effect_se"])
+            lift_se = (table["lift_ci_high"] - table["lift_ci_low"]) / (2 * 1.959964)
+            effects["lift_shrunk"] = shrink(table["lift"].to_numpy(), lift_se.to_numpy())
+        tables[name] = pd.concat([table, effects.drop(columns="_effect_se")], axis=1)

@@ -25,8 +25,9 @@ __all__ = ["true_removal_effects"]
 def true_removal_effects(
     truth: GroundTruth, session_ids: Sequence[str], position_buckets: Sequence[int]
 ) -> dict[str, pd.Series]:
-    """True ``effect_pp`` per event type and per position bucket (by its first position) over
-    the given sessions: ``{"event_type": Series by event, "position": Series by bucket start}``.
+    """True ``effect_pp`` per event type, per position bucket (by its first position) and per
+    store over the given sessions: ``{"event_type": Series by event, "position": Series by
+    bucket start, "store": Series by store id}``.
 
     Event types and buckets no given session holds are absent; funnel steps and the conversion
     carry no contribution and so have no true effect here.
@@ -41,8 +42,16 @@ def true_removal_effects(
     edges = np.asarray(position_buckets)
     bucket = edges[np.searchsorted(edges, contributions["position"].to_numpy(), side="right") - 1]
     found = {}
-    for name, key in (("event_type", contributions["event"].astype(str)), ("position", bucket)):
-        summed = contributions.groupby([contributions["session_id"], key])["contribution"].sum()
+    store = contributions["store_id"].astype("string")
+    groupings = (
+        ("event_type", contributions["event"].astype(str)),
+        ("position", pd.Series(bucket, index=contributions.index)),
+        ("store", store),
+    )
+    for name, key in groupings:
+        held = key.notna().to_numpy()  # events without a store have no store to remove
+        chosen = contributions[held]
+        summed = chosen.groupby([chosen["session_id"], key[held]])["contribution"].sum()
         p = probability.reindex(summed.index.get_level_values(0)).to_numpy(dtype=np.float64)
         logit = np.log(p / (1.0 - p))
         delta = p - 1.0 / (1.0 + np.exp(-(logit - summed.to_numpy())))
