@@ -210,6 +210,7 @@ def table_effects(
     bucket_labels: Sequence[str],
     bootstrap: int,
     seed: int,
+    min_support: int = 0,
     batch_size: int = 512,
 ) -> dict[str, pd.DataFrame]:
     """The effects of the event-type, position and store tables over the sessions ``rows``.
@@ -218,7 +219,8 @@ def table_effects(
     order, sessions in the order of ``encoded``), so an event type or a store is the value the
     tables list, even where the model shares one ``<unk>`` embedding among rare values. Returns
     frames of :data:`EFFECT_COLUMNS` (and a private ``_effect_se``) indexed by event token, by
-    bucket label and, when events carry stores, by store id.
+    bucket label and, when events carry stores, by store id (stores with fewer than
+    ``min_support`` events among the scored sessions are left out: NaN).
     """
     rows = np.asarray(rows, dtype=np.int64)
     lengths = encoded.lengths.astype(np.int64)
@@ -249,7 +251,13 @@ def table_effects(
     stores = events["store_id"].astype("category")
     if stores.notna().any():  # codes are -1 where an event has no store
         codes = stores.cat.codes.to_numpy(dtype=np.int64)
-        groupings.append(("store", grouped(codes), [str(s) for s in stores.cat.categories]))
+        by_store = grouped(codes)
+        # stores with fewer than min_support scored events get no effect (NaN): their rows are
+        # flagged low support anyway, and on logs of many stores they would be most of the cost
+        held = by_store[by_store >= 0]
+        rare = np.bincount(held, minlength=len(stores.cat.categories)) < min_support
+        by_store[(by_store >= 0) & rare[np.maximum(by_store, 0)]] = -1
+        groupings.append(("store", by_store, [str(s) for s in stores.cat.categories]))
     for name, groups, keys in groupings:
         deltas = removal_deltas(model, encoded, rows, groups, calibrator, batch_size=batch_size)
         found[name] = effect_table(deltas, keys, converted, bootstrap=bootstrap, seed=seed)
@@ -289,6 +297,7 @@ def add_effects(
         bucket_labels=position_bucket_labels(settings.position_buckets),
         bootstrap=settings.bootstrap,
         seed=config.train.seed,
+        min_support=settings.min_support,
         batch_size=settings.batch_size,
     )
     keys = (("event_type", "event"), ("position", "position_bucket"), ("store", "store_id"))
