@@ -130,3 +130,39 @@ def test_public_dict_masks_database_passwords():
     assert public["input"]["database"] == "postgresql://ana:***@db:5432/x"
     assert public["output"]["database"] == "snowflake://ana:***@org-acct/DB/SCHEMA"
     assert "s3cret" in config.to_dict()["input"]["database"]  # the run itself keeps it
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"train": {"learning_rate": float("nan")}}, r"\[train\] learning_rate must be above 0"),
+        ({"train": {"learning_rate": float("inf")}}, r"learning_rate must be .*; got inf"),
+        ({"train": {"learning_rate": 1e6}}, r"at most 1 \(e\.g\. 2e-3\); got 1000000\.0"),
+        ({"train": {"learning_rate": 0}}, r"learning_rate must be above 0"),
+        ({"train": {"weight_decay": float("inf")}}, r"weight_decay must be a finite number"),
+        ({"train": {"pos_weight": float("nan")}}, r"pos_weight must be a finite number above 0"),
+        ({"train": {"patience": -1}}, r"\[train\] patience must be a finite number, 0 or more"),
+        ({"train": {"min_count": 0}}, r"\[train\] min_count must be a whole number, 1 or more"),
+        ({"train": {"device": "tpu"}}, r'device must be "auto", "cpu", "cuda", "cuda:N" or "mps"'),
+        ({"sessions": {"inactivity_gap_minutes": -5}}, r"inactivity_gap_minutes must be a"),
+        ({"sessions": {"inactivity_gap_minutes": float("inf")}}, r"got inf"),
+        ({"attribution": {"bootstrap": -1}}, r"\[attribution\] bootstrap must be"),
+        ({"attribution": {"min_support": -3}}, r"\[attribution\] min_support must be"),
+        ({"model": {"gap_buckets": 0}}, r"\[model\] gap_buckets must be a whole number"),
+    ],
+)
+def test_numbers_out_of_range_and_unknown_devices_are_rejected(data, message):
+    with pytest.raises(ConfigError, match=message):
+        Config.from_dict(data)
+
+
+def test_a_named_device_that_is_not_here_fails_before_training():
+    import torch
+
+    from eventlift.model.batching import select_device
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(ConfigError, match=r"device = 'cuda:1', but torch sees 0 CUDA device"):
+        select_device("cuda:1")
+    assert select_device("cpu").type == "cpu"

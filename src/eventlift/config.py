@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from eventlift.config_ranges import check_ranges
 from eventlift.core.toml_sections import build_section, read_toml
 from eventlift.exceptions import ConfigError
 
@@ -334,6 +335,7 @@ class Config:
             )
         self._check_input()
         self._check_window()
+        check_ranges(self)
         if not 0 <= self.model.dropout_rate < 1:
             raise ConfigError(
                 f'[model] dropout must be "auto" or in [0, 1), got {self.model.dropout}.'

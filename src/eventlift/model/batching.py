@@ -14,15 +14,34 @@ import torch
 from torch import Tensor
 
 from eventlift.data.encode import FEATURES, EncodedSessions
+from eventlift.exceptions import ConfigError
 
 __all__ = ["iterate_batches", "make_batch", "select_device"]
 
 
 def select_device(name: str = "auto") -> torch.device:
-    """``"auto"`` takes CUDA when present, else the CPU; any torch device name is accepted."""
+    """``"auto"`` takes CUDA when present, else the CPU; a named CUDA or MPS device must exist.
+
+    Raises
+    ------
+    ConfigError
+        The named device is not on this machine (checked before any training).
+    """
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    device = torch.device(name)
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if (device.index or 0) >= count:
+            raise ConfigError(
+                f"[train] device = {name!r}, but torch sees {count} CUDA device(s) here. Fix: "
+                f'set device = "auto" (CUDA when present, else the CPU) or "cpu".'
+            )
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(
+            f'[train] device = {name!r}, but MPS is not available here. Fix: set device = "auto".'
+        )
+    return device
 
 
 def iterate_batches(
