@@ -18,6 +18,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "eventlift"
 LAYERS = (
     "exceptions",
     "core",
+    "config_ranges",
     "config",
     "data",
     "model",

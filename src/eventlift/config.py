@@ -15,7 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from eventlift.config_ranges import check_ranges
+from eventlift.config_ranges import (
+    AT_LEAST_ONE,
+    LEARNING_RATE,
+    NON_NEGATIVE,
+    POSITIVE,
+    check_device,
+    check_numbers,
+    check_window,
+)
 from eventlift.core.toml_sections import build_section, read_toml
 from eventlift.exceptions import ConfigError
 
@@ -334,8 +342,7 @@ class Config:
                 f"{self.input.max_sessions}."
             )
         self._check_input()
-        self._check_window()
-        check_ranges(self)
+        self._check_ranges()
         if not 0 <= self.model.dropout_rate < 1:
             raise ConfigError(
                 f'[model] dropout must be "auto" or in [0, 1), got {self.model.dropout}.'
@@ -357,25 +364,38 @@ class Config:
             )
         self._check_databases()
 
-    def _check_window(self) -> None:
-        """A prefix has a size; the sizes belong to the prefix window only."""
-        sessions = self.sessions
-        sizes = {"window_events": sessions.window_events, "window_minutes": sessions.window_minutes}
-        given = {key: value for key, value in sizes.items() if value is not None}
-        if sessions.window != "prefix" and given:
-            raise ConfigError(
-                f'[sessions] {", ".join(given)} applies only to window = "prefix"; this config '
-                f'has window = {sessions.window!r}. Fix: set window = "prefix" or remove it.'
-            )
-        if sessions.window == "prefix" and not given:
-            raise ConfigError(
-                '[sessions] window = "prefix" needs window_events (the first N events of every '
-                "session) or window_minutes (its first T minutes), or both; e.g. "
-                "window_events = 10."
-            )
-        for key, value in given.items():
-            if not value > 0:
-                raise ConfigError(f"[sessions] {key} must be positive, got {value}.")
+    def _check_ranges(self) -> None:
+        """Every numeric setting finite and in range (:mod:`eventlift.config_ranges`)."""
+        train, sessions, model, attribution = (
+            self.train,
+            self.sessions,
+            self.model,
+            self.attribution,
+        )
+        values = [
+            ("[train] learning_rate", train.learning_rate, LEARNING_RATE),
+            ("[train] patience", train.patience, NON_NEGATIVE),
+            ("[train] min_count", train.min_count, AT_LEAST_ONE),
+            ("[sessions] inactivity_gap_minutes", sessions.inactivity_gap_minutes, POSITIVE),
+            ("[model] n_heads", model.n_heads, AT_LEAST_ONE),
+            ("[model] d_ff", model.d_ff, AT_LEAST_ONE),
+            ("[model] gap_buckets", model.gap_buckets, AT_LEAST_ONE),
+            ("[attribution] bootstrap", attribution.bootstrap, NON_NEGATIVE),
+            ("[attribution] min_support", attribution.min_support, NON_NEGATIVE),
+            (
+                "[attribution] faithfulness_sessions",
+                attribution.faithfulness_sessions,
+                NON_NEGATIVE,
+            ),
+            *(("[train] split_fractions", share, NON_NEGATIVE) for share in train.split_fractions),
+        ]
+        if train.weight_decay != "auto":
+            values.append(("[train] weight_decay", train.weight_decay, NON_NEGATIVE))
+        if train.pos_weight is not None:
+            values.append(("[train] pos_weight", train.pos_weight, POSITIVE))
+        check_numbers(values)
+        check_device(train.device)
+        check_window(sessions.window, sessions.window_events, sessions.window_minutes)
 
     def _check_input(self) -> None:
         """The zone name exists and the delimiter is one character, before any file is read."""

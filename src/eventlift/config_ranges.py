@@ -2,23 +2,29 @@
 
 A type check lets ``nan``, ``inf``, a learning rate of a million or a device called ``"tpu"``
 through; each would fail late (an optimiser error after the data is read, a model that never
-trains, a torch traceback) or not at all. :func:`check_ranges` rejects them when the config is
-built, with the key, the value and what is allowed.
+trains, a torch traceback) or not at all. the checks here reject them when the config is
+built (:meth:`eventlift.config.Config.check` lists the keys), with the key, the value and what
+is allowed.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
 
 from eventlift.exceptions import ConfigError
 
-if TYPE_CHECKING:
-    from eventlift.config import Config
-
-__all__ = ["DEVICE_PATTERN", "check_ranges"]
+__all__ = [
+    "AT_LEAST_ONE",
+    "DEVICE_PATTERN",
+    "LEARNING_RATE",
+    "NON_NEGATIVE",
+    "POSITIVE",
+    "check_device",
+    "check_numbers",
+    "check_window",
+]
 
 DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 MAX_LEARNING_RATE = 1.0  # AdamW steps beyond this diverge on any model this size
@@ -36,37 +42,40 @@ LEARNING_RATE = _rule(
 )
 
 
-def check_ranges(config: Config) -> None:
-    """Raise :class:`~eventlift.exceptions.ConfigError` for the first value out of range."""
-    train, sessions, model, attribution = (
-        config.train,
-        config.sessions,
-        config.model,
-        config.attribution,
-    )
-    values = [
-        ("[train] learning_rate", train.learning_rate, LEARNING_RATE),
-        ("[train] patience", train.patience, NON_NEGATIVE),
-        ("[train] min_count", train.min_count, AT_LEAST_ONE),
-        ("[sessions] inactivity_gap_minutes", sessions.inactivity_gap_minutes, POSITIVE),
-        ("[model] n_heads", model.n_heads, AT_LEAST_ONE),
-        ("[model] d_ff", model.d_ff, AT_LEAST_ONE),
-        ("[model] gap_buckets", model.gap_buckets, AT_LEAST_ONE),
-        ("[attribution] bootstrap", attribution.bootstrap, NON_NEGATIVE),
-        ("[attribution] min_support", attribution.min_support, NON_NEGATIVE),
-        ("[attribution] faithfulness_sessions", attribution.faithfulness_sessions, NON_NEGATIVE),
-    ]
-    if train.weight_decay != "auto":
-        values.append(("[train] weight_decay", train.weight_decay, NON_NEGATIVE))
-    if train.pos_weight is not None:
-        values.append(("[train] pos_weight", train.pos_weight, POSITIVE))
-    values += [("[train] split_fractions", f, NON_NEGATIVE) for f in train.split_fractions]
+Rule = tuple[Callable[[float], bool], str]
+
+
+def check_numbers(values: Iterable[tuple[str, float, Rule]]) -> None:
+    """Raise :class:`~eventlift.exceptions.ConfigError` for the first ``(key, value, rule)``
+    whose value is not finite or breaks its rule."""
     for key, value, (test, allowed) in values:
         number = float(value)
         if not math.isfinite(number) or not test(number):
             raise ConfigError(f"{key} must be {allowed}; got {value}.")
-    if not DEVICE_PATTERN.match(train.device):
+
+
+def check_device(name: str) -> None:
+    """The ``[train] device`` is a name torch knows (whether it exists is checked before
+    training, by :func:`eventlift.model.batching.select_device`)."""
+    if not DEVICE_PATTERN.match(name):
         raise ConfigError(
-            f'[train] device must be "auto", "cpu", "cuda", "cuda:N" or "mps"; got '
-            f"{train.device!r}."
+            f'[train] device must be "auto", "cpu", "cuda", "cuda:N" or "mps"; got {name!r}.'
         )
+
+
+def check_window(window: str, window_events: int | None, window_minutes: float | None) -> None:
+    """A prefix window has a size; the sizes belong to the prefix window only."""
+    sizes = {"window_events": window_events, "window_minutes": window_minutes}
+    given = {key: value for key, value in sizes.items() if value is not None}
+    if window != "prefix" and given:
+        raise ConfigError(
+            f'[sessions] {", ".join(given)} applies only to window = "prefix"; this config '
+            f'has window = {window!r}. Fix: set window = "prefix" or remove it.'
+        )
+    if window == "prefix" and not given:
+        raise ConfigError(
+            '[sessions] window = "prefix" needs window_events (the first N events of every '
+            "session) or window_minutes (its first T minutes), or both; e.g. "
+            "window_events = 10."
+        )
+    check_numbers((f"[sessions] {key}", value, POSITIVE) for key, value in given.items())
