@@ -108,7 +108,10 @@ def test_matched_lengths_maps_by_quantile_and_spreads_ties():
         ({"window": "prefix"}, r'window = "prefix" needs window_events'),
         ({"window_events": 5}, r'window_events applies only to window = "prefix"'),
         ({"window": "matched", "window_minutes": 5}, r"window_minutes applies only"),
-        ({"window": "prefix", "window_events": 0}, r"window_events must be a finite number above 0"),
+        (
+            {"window": "prefix", "window_events": 0},
+            r"window_events must be a finite number above 0",
+        ),
         ({"window": "tail"}, r"window"),
     ],
 )
