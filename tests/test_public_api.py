@@ -60,13 +60,14 @@ DEFINED_IN = {
     **{
         name: "eventlift.exceptions"
         for name in (
-            "ConfigError", "DataError", "EmptyInputError", "EventliftError", "LabelError",
-            "MalformedLinesError", "MissingColumnError", "TimestampError",
+            "CheckpointError", "ConfigError", "DataError", "EmptyInputError", "EventliftError",
+            "LabelError", "MalformedLinesError", "MissingColumnError", "TimestampError",
         )
     },
 }  # fmt: skip
 # The error tree: each error's parent (all but the root are also ValueErrors).
 PARENTS = {
+    "CheckpointError": "EventliftError",
     "ConfigError": "EventliftError",
     "DataError": "EventliftError",
     "EmptyInputError": "DataError",

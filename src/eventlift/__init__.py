@@ -8,6 +8,7 @@ the scores up by event type, position, store and event at position. Start with :
 from eventlift.config import Config, load_config
 from eventlift.core.versions import VERSION
 from eventlift.exceptions import (
+    CheckpointError,
     ConfigError,
     DataError,
     EmptyInputError,
@@ -21,6 +22,7 @@ from eventlift.exceptions import (
 __version__ = VERSION
 
 __all__ = [
+    "CheckpointError",
     "Config",
     "ConfigError",
     "DataError",

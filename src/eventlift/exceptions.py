@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 __all__ = [
+    "CheckpointError",
     "ConfigError",
     "DataError",
     "EmptyInputError",
@@ -58,6 +59,10 @@ class TimestampError(DataError):
 
 class LabelError(DataError):
     """Labels cannot be formed: no conversions, only conversions, or unknown conversion events."""
+
+
+class CheckpointError(EventliftError, ValueError):
+    """A checkpoint pair that is missing, malformed, truncated, mismatched or tampered with."""
 
 
 def format_rows(rows: Sequence[dict] | Iterable[dict], limit: int = 5) -> str:

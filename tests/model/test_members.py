@@ -120,6 +120,7 @@ def test_checkpoints_keep_every_member_and_older_ones_still_load(ensemble, tmp_p
     described = json.loads(meta.read_text())
     described["format_version"] = 1
     del described["model_config"]["members"]
+    del described["weights_sha256"]  # format 1 recorded no hash
     meta.write_text(json.dumps(described))
     old = load_checkpoint(tmp_path / "old").model
     np.testing.assert_array_equal(

@@ -136,3 +136,68 @@ def test_cls_only_last_block_gives_the_full_models_logits_and_gradients(trained)
         assert len(weights) == len(net.members[0].blocks)
         torch.testing.assert_close(fast, full, rtol=1e-5, atol=1e-5)
         torch.testing.assert_close(fast_grad, full_grad, rtol=1e-4, atol=1e-6)
+
+
+def _corrupt(stem, kind):
+    """One kind of damage to a saved checkpoint pair."""
+    weights, meta = stem.with_suffix(".safetensors"), stem.with_suffix(".json")
+    document = json.loads(meta.read_text())
+    if kind == "bit_flip":
+        data = bytearray(weights.read_bytes())
+        data[-5] ^= 0x01
+        weights.write_bytes(bytes(data))
+    elif kind == "truncated_weights":
+        weights.write_bytes(weights.read_bytes()[:100])
+    elif kind == "empty_weights":
+        weights.write_bytes(b"")
+    elif kind == "truncated_json":
+        meta.write_text(meta.read_text()[:50])
+    elif kind == "json_list":
+        meta.write_text("[1, 2]")
+    elif kind == "not_utf8":
+        meta.write_bytes(b"\xff\xfe\x00garbage")
+    elif kind in ("no_vocabularies", "no_model_config", "no_max_len"):
+        document.pop(kind[3:])
+        meta.write_text(json.dumps(document))
+    elif kind == "bad_model_config":
+        document["model_config"]["unknown_knob"] = 1
+        meta.write_text(json.dumps(document))
+    elif kind == "wrong_vocabulary_size":
+        document["vocabularies"]["event"].append("extra")
+        document.pop("weights_sha256")  # a hand-edited pair: the shapes still have to fit
+        meta.write_text(json.dumps(document))
+    elif kind == "future_format":
+        document["format_version"] = 99
+        meta.write_text(json.dumps(document))
+    elif kind == "vocabulary_not_a_list":
+        document["vocabularies"] = 5
+        meta.write_text(json.dumps(document))
+
+
+CORRUPTIONS = (
+    ("bit_flip", r"do not match the SHA-256"),
+    ("truncated_weights", r"do not match the SHA-256"),
+    ("empty_weights", r"do not match the SHA-256"),
+    ("truncated_json", r"not a readable checkpoint description"),
+    ("json_list", r"not a JSON object"),
+    ("not_utf8", r"not a readable checkpoint description"),
+    ("no_vocabularies", r"incomplete or malformed \(KeyError"),
+    ("no_model_config", r"incomplete or malformed \(KeyError"),
+    ("no_max_len", r"incomplete or malformed \(KeyError"),
+    ("bad_model_config", r"incomplete or malformed \(TypeError"),
+    ("wrong_vocabulary_size", r"do not fit the model described in model\.json"),
+    ("future_format", r"checkpoint format 99 is not supported"),
+    ("vocabulary_not_a_list", r"incomplete or malformed \(AttributeError"),
+)
+
+
+@pytest.mark.parametrize(("kind", "message"), CORRUPTIONS, ids=[k for k, _ in CORRUPTIONS])
+def test_every_damaged_checkpoint_is_a_checkpoint_error(trained, tmp_path, kind, message):
+    from eventlift.exceptions import CheckpointError
+
+    _, model, encoded, _ = trained
+    save_checkpoint(tmp_path / "model", model, encoded.vocabularies, {"mode": "x"})
+    _corrupt(tmp_path / "model", kind)
+    with pytest.raises(CheckpointError, match=message) as raised:
+        load_checkpoint(tmp_path / "model")
+    assert str(tmp_path / "model") in str(raised.value)  # the file is named
