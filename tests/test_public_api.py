@@ -47,6 +47,7 @@ SIGNATURES = {
 # Classes the README names, with the fields it reads from their instances.
 CLASSES = {
     "eventlift.EventliftError": (),
+    "eventlift.CheckpointError": (),
     "eventlift.RunResult": ("mode", "tables", "metrics", "baselines", "files"),
     "eventlift.workflow.comparison.ModeComparison": ("verdict", "modes", "ranks"),
 }
