@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from eventlift.analysis.leak_rules import _bag
+from eventlift.analysis.leak_rules import bag_of_events
 from eventlift.analysis.trust import find_leaks
 from eventlift.config import ColumnsConfig, Config, SessionsConfig
 from eventlift.data.leak_scenarios import EXIT, SCENARIOS, generate_scenario
@@ -63,7 +63,7 @@ def test_gains(labelled: pd.DataFrame, steps: list[str]) -> dict[str, float]:
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
 
-    matrix, columns = _bag(list(labelled["_events"]))
+    matrix, columns = bag_of_events(list(labelled["_events"]))
     labels = labelled["converted"].to_numpy(dtype=bool)
     train = (labelled["split"] == "train").to_numpy()
     test = (labelled["split"] == "test").to_numpy()

@@ -19,13 +19,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import torch
 
 from eventlift.analysis.bootstrap import SessionBootstrap
+from eventlift.attribution.removal import masked_group_logits
 from eventlift.config import Config
 from eventlift.data.encode import EncodedSessions
 from eventlift.data.sessions import SessionData
-from eventlift.model.batching import iterate_batches, make_batch
 from eventlift.model.calibration import Calibrator
 from eventlift.model.transformer import EventTransformer
 
@@ -63,57 +62,14 @@ def removal_deltas(
     *,
     batch_size: int = 512,
 ) -> RemovalDeltas:
-    """Score each session of ``rows`` once whole and once without each group it holds.
+    """The calibrated probability each session of ``rows`` loses without each group it holds.
 
-    ``groups`` ``(len(rows), L)`` gives each event's group id (``-1`` for none, e.g. padding),
-    one row per entry of ``rows``. (session, group) pairs are stacked into batched forward
-    passes.
+    ``groups`` ``(len(rows), L)`` gives each event's group id (``-1`` for none), as for
+    :func:`~eventlift.attribution.removal.masked_group_logits`.
     """
-    rows = np.asarray(rows, dtype=np.int64)
-    place = np.full(len(data), -1, dtype=np.int64)
-    place[rows] = np.arange(len(rows))
-    device = next(model.parameters()).device
-    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    was_training = model.training
-    model.eval()
-    with torch.inference_mode():
-        for batch_rows in iterate_batches(data.lengths, rows, batch_size):
-            batch = make_batch(data, batch_rows, device)
-            keep = batch["keep"]  # (B, T)
-            width = keep.shape[1]
-            ids = groups[place[batch_rows], :width].astype(np.int64)
-            group = torch.from_numpy(ids).to(device)
-            group = torch.where(keep, group, torch.full_like(group, -1))
-            inputs = model.embed(batch)  # (B, T, D)
-            full, _ = model.logits_from_embeddings(inputs, keep)  # (B,)
-            n_groups = int(group.max()) + 1
-            if n_groups <= 0:
-                continue
-            present = torch.zeros(len(batch_rows), n_groups, dtype=torch.bool, device=device)
-            held = group >= 0
-            present[torch.nonzero(held, as_tuple=True)[0], group[held]] = True
-            session, chosen = torch.nonzero(present, as_tuple=True)  # (P,), (P,)
-            before = calibrator.probabilities(full.double().cpu().numpy())  # (B,)
-            for start in range(0, len(session), batch_size):
-                pair_session = session[start : start + batch_size]
-                pair_group = chosen[start : start + batch_size]
-                masked_keep = keep[pair_session] & (group[pair_session] != pair_group[:, None])
-                masked, _ = model.logits_from_embeddings(inputs[pair_session], masked_keep)
-                after = calibrator.probabilities(masked.double().cpu().numpy())
-                sessions = pair_session.cpu().numpy()
-                found.append(
-                    (
-                        place[batch_rows[sessions]],
-                        pair_group.cpu().numpy(),
-                        before[sessions] - after,
-                    )
-                )
-    model.train(was_training)
-    if not found:
-        empty = np.zeros(0, dtype=np.int64)
-        return RemovalDeltas(empty, empty, np.zeros(0), len(rows))
-    session, group, delta = (np.concatenate(parts) for parts in zip(*found, strict=True))
-    return RemovalDeltas(session, group, delta, len(rows))
+    pairs = masked_group_logits(model, data, rows, groups, batch_size=batch_size)
+    delta = calibrator.probabilities(pairs.full) - calibrator.probabilities(pairs.masked)
+    return RemovalDeltas(pairs.session, pairs.group, delta, pairs.n_sessions)
 
 
 def effect_table(

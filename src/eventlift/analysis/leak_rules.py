@@ -44,6 +44,7 @@ from eventlift.analysis.leakage import (
 __all__ = [
     "SAMPLE_PER_CLASS",
     "ProbeSample",
+    "bag_of_events",
     "find_funnel_leaks",
     "gain_steps",
     "late_steps",
@@ -252,7 +253,7 @@ def gain_steps(presence: pd.DataFrame, sample: ProbeSample, seed: int) -> dict[s
     labels = sample.converted
     if labels.all() or not labels.any() or min(labels.sum(), (~labels).sum()) < _FOLDS:
         return {}
-    matrix, columns = _bag(sample.sequences)
+    matrix, columns = bag_of_events(sample.sequences)
     chosen = presence.loc[presence["auc"] >= CANDIDATE_AUC, "event"].head(MAX_CANDIDATES)
     candidates = [event for event in chosen if event in columns]
     if not candidates:
@@ -281,7 +282,7 @@ def gain_steps(presence: pd.DataFrame, sample: ProbeSample, seed: int) -> dict[s
     return found
 
 
-def _bag(sequences: list[np.ndarray]) -> tuple[sparse.csr_matrix, dict[str, int]]:
+def bag_of_events(sequences: list[np.ndarray]) -> tuple[sparse.csr_matrix, dict[str, int]]:
     """``log1p`` counts ``(S, V)`` of every event of the sample, and each event's column."""
     lengths = np.array([len(sequence) for sequence in sequences], dtype=np.int64)
     flat = np.concatenate(sequences) if len(sequences) else np.array([], dtype=object)

@@ -31,6 +31,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
+from eventlift.attribution.removal import masked_group_logits
 from eventlift.data.encode import EncodedSessions
 from eventlift.exceptions import ConfigError, DataError
 from eventlift.model.batching import iterate_batches, make_batch
@@ -179,33 +180,13 @@ def event_type_removal(
     rows = np.asarray(rows, dtype=np.int64)
     vocabulary = data.vocabularies.get("event")
     n_tokens = len(vocabulary) if vocabulary is not None else int(data.inputs["event"].max()) + 1
-    count = np.zeros(n_tokens, dtype=np.int64)
-    logit_drop = np.zeros(n_tokens, dtype=np.float64)
-    probability_drop = np.zeros(n_tokens, dtype=np.float64)
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    with torch.inference_mode():
-        for batch_rows in iterate_batches(data.lengths, rows, batch_size):
-            batch = make_batch(data, batch_rows, device)
-            keep, event = batch["keep"], batch["event"]  # (B, T)
-            inputs = model.embed(batch)  # (B, T, D)
-            full, _ = model.logits_from_embeddings(inputs, keep)  # (B,)
-            present = torch.zeros(len(batch_rows), n_tokens, dtype=torch.bool, device=device)
-            present[torch.nonzero(keep, as_tuple=True)[0], event[keep]] = True
-            session, token = torch.nonzero(present, as_tuple=True)  # (P,), (P,)
-            for start in range(0, len(session), batch_size):
-                pair_session = session[start : start + batch_size]
-                pair_token = token[start : start + batch_size]
-                masked_keep = keep[pair_session] & (event[pair_session] != pair_token[:, None])
-                masked, _ = model.logits_from_embeddings(inputs[pair_session], masked_keep)
-                before = full[pair_session].double().cpu().numpy()  # (C,)
-                after = masked.double().cpu().numpy()  # (C,)
-                ids = pair_token.cpu().numpy()
-                np.add.at(count, ids, 1)
-                np.add.at(logit_drop, ids, before - after)
-                np.add.at(probability_drop, ids, _sigmoid(before) - _sigmoid(after))
-    model.train(was_training)
+    events = data.inputs["event"][rows].astype(np.int64)  # (S, L); padding is left out there
+    pairs = masked_group_logits(model, data, rows, events, batch_size=batch_size)
+    count = np.bincount(pairs.group, minlength=n_tokens)
+    logit_drop = np.bincount(pairs.group, weights=pairs.full - pairs.masked, minlength=n_tokens)
+    probability_drop = np.bincount(
+        pairs.group, weights=_sigmoid(pairs.full) - _sigmoid(pairs.masked), minlength=n_tokens
+    )
     found = np.flatnonzero(count)
     names = [vocabulary.tokens[i] if vocabulary is not None else str(i) for i in found]
     frame = pd.DataFrame(
